@@ -1,0 +1,1 @@
+"""Audio front end: capture, wake word, endpointing and speech output."""

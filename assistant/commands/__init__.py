@@ -1,0 +1,1 @@
+"""Subcommands of ``assistant``: each module defines ``register(subparsers)``."""

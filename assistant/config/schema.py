@@ -1,0 +1,144 @@
+"""The configuration schema: one frozen dataclass per stage.
+
+Every field carries a one-line ``doc`` and, where it applies, ``choices`` or a numeric
+``range``; the loader validates against these and ``config.example.toml`` documents them.
+Fields marked ``secret`` are never read from TOML or the environment: the loader fills
+them from the file named by the matching ``*_file`` key or from ``$CREDENTIALS_DIRECTORY``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PRECISIONS = ("fp32", "fp16", "q4", "q4f16", "quantized")
+WAKE_MODELS = ("okay_nabu", "hey_jarvis", "alexa", "hey_mycroft")
+
+
+def opt(
+    default: Any,
+    doc: str,
+    *,
+    choices: tuple[Any, ...] | None = None,
+    range: tuple[float, float] | None = None,  # noqa: A002 - reads well at call sites
+    secret: str | None = None,
+) -> Any:
+    """A documented config field; ``secret`` names the credential it is filled from."""
+    meta = {"doc": doc, "choices": choices, "range": range, "secret": secret}
+    if isinstance(default, tuple):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta, repr=secret is None)
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    input_device: str = opt("", "Microphone: a substring of its name ('' = system default)")
+    output_device: str = opt("", "Speaker: a substring of its name ('' = system default)")
+    capture_rate: int = opt(0, "Capture rate in Hz; 0 tries 16000 then the device's own rate", range=(0, 192000))
+    block_ms: int = opt(10, "Length of one audio frame handed to the pipeline, in ms", choices=(10, 20, 30))
+    queue_seconds: float = opt(2.0, "Audio the capture queue may hold before frames are dropped", range=(0.1, 30.0))
+    latency_s: float = opt(0.1, "PortAudio input latency in seconds", range=(0.005, 1.0))
+
+
+@dataclass(frozen=True)
+class WakeWordConfig:
+    model: str = opt("okay_nabu", f"Bundled model ({', '.join(WAKE_MODELS)}) or a path to an openWakeWord .onnx/.tflite")
+    threshold: float = opt(0.5, "Score at or above which the wake word fires", range=(0.0, 1.0))
+    refractory_s: float = opt(2.0, "Seconds after a detection during which it cannot fire again", range=(0.0, 60.0))
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    engine: str = opt("webrtc", "Voice activity detector", choices=("webrtc", "silero"))
+    aggressiveness: int = opt(2, "webrtcvad aggressiveness (0 = least, 3 = most)", range=(0, 3))
+    pre_roll_ms: int = opt(300, "Audio kept from just before speech starts, in ms", range=(0, 2000))
+    end_silence_ms: int = opt(700, "Silence that ends an utterance, in ms", range=(100, 5000))
+    min_speech_ms: int = opt(250, "Shorter bursts of speech are ignored, in ms", range=(0, 5000))
+    max_speech_s: float = opt(30.0, "Hard cap on one utterance (Gemma 4 takes at most 30 s)", range=(1.0, 30.0))
+    no_speech_timeout_s: float = opt(5.0, "Give up listening if no speech starts within this time", range=(0.5, 60.0))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    dir: str = opt("", "Gemma 4 E2B ONNX model directory ('' = <state_dir>/models/gemma-4-E2B-it-ONNX)")
+    decoder_precision: str = opt("q4", "Precision of decoder_model_merged", choices=PRECISIONS)
+    embed_precision: str = opt("q4", "Precision of embed_tokens", choices=PRECISIONS)
+    audio_precision: str = opt("q4", "Precision of audio_encoder", choices=PRECISIONS)
+    threads: int = opt(0, "ONNX Runtime intra-op threads (0 = from the hardware profile)", range=(0, 64))
+    max_new_tokens: int = opt(256, "Most tokens generated in one model step", range=(1, 4096))
+    sample: bool = opt(False, "Sample instead of greedy decoding")
+    temperature: float = opt(1.0, "Sampling temperature", range=(0.01, 5.0))
+    top_k: int = opt(64, "Sampling: keep this many most likely tokens", range=(1, 262144))
+    top_p: float = opt(0.95, "Sampling: nucleus probability mass", range=(0.01, 1.0))
+    seed: int = opt(0, "Sampling seed", range=(0, 2**31 - 1))
+    thinking: bool = opt(False, "Let the model think before answering (never spoken)")
+    system_prompt: str = opt(
+        "You are a voice assistant in a smart home. Answer briefly. Use the tools to control devices.",
+        "System prompt sent before every conversation",
+    )
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    enabled: bool = opt(True, "Connect to an MQTT broker for smart-home devices")
+    host: str = opt("localhost", "Broker host name or address")
+    port: int = opt(1883, "Broker port", range=(1, 65535))
+    username: str = opt("", "User name ('' = anonymous)")
+    password_file: str = opt("", "File holding the password ('' = $CREDENTIALS_DIRECTORY/mqtt_password if present)")
+    password: str = opt("", "(filled from password_file)", secret="mqtt_password")
+    tls: bool = opt(False, "Connect with TLS")
+    ca_file: str = opt("", "CA certificate for TLS ('' = system store)")
+    client_id: str = opt("gemma-assistant", "Stable MQTT client id")
+    discovery_prefix: str = opt("homeassistant", "Home Assistant discovery prefix")
+    z2m_base_topic: str = opt("zigbee2mqtt", "zigbee2mqtt base topic")
+    tasmota_discovery_prefix: str = opt("tasmota/discovery", "Tasmota native discovery prefix")
+    overrides_file: str = opt("", "TOML file of per-device aliases, areas, hide and sensitive flags")
+    publish_timeout_s: float = opt(2.0, "Wait this long for the broker to acknowledge a command", range=(0.1, 30.0))
+    state_echo_timeout_s: float = opt(2.0, "Wait this long for a device to confirm (0 = do not wait)", range=(0.0, 30.0))
+
+
+@dataclass(frozen=True)
+class RemoteTierConfig:
+    name: str = opt("desktop", "Name used in logs and turn records")
+    url: str = opt("http://127.0.0.1:8080/v1", "Base URL of the OpenAI-compatible API")
+    model: str = opt("gemma-4-26b-a4b", "Model name the server knows")
+    server: str = opt("llama-server", "Server kind, for its quirks", choices=("llama-server", "ollama", "vllm", "openai"))
+    api_key_file: str = opt("", "File holding the API key ('' = none)")
+    api_key: str = opt("", "(filled from api_key_file)", secret="tier_api_key")
+    timeout_s: float = opt(20.0, "Give up on this tier after this many seconds", range=(0.5, 600.0))
+    thinking: bool = opt(False, "Ask this tier to think first (thinking is never spoken)")
+
+
+@dataclass(frozen=True)
+class TiersConfig:
+    privacy: str = opt("text", "What may leave the device: 'off' = nothing, 'text' = text only", choices=("off", "text"))
+    remote: tuple[RemoteTierConfig, ...] = opt((), "Remote tiers, tried in order ([[tiers.remote]] tables)")
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    engine: str = opt("espeak", "Speech synthesiser", choices=("espeak", "piper"))
+    voice: str = opt("en-us", "espeak-ng voice")
+    rate_wpm: int = opt(170, "espeak-ng speaking rate in words per minute", range=(80, 450))
+    piper_model: str = opt("", "Piper .onnx voice file (its .onnx.json beside it)")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    state_dir: str = opt("", "State directory ('' = $STATE_DIRECTORY, else ~/.local/state/assistant)")
+    follow_up_s: float = opt(5.0, "Listen again without the wake word for this long after a reply", range=(0.0, 60.0))
+    hardware_profile: str = opt("auto", "Hardware profile name from hardware/ ('auto' = detect)")
+    latency_records: int = opt(200, "Per-turn latency records kept in memory", range=(1, 100000))
+
+
+@dataclass(frozen=True)
+class Config:
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    wakeword: WakeWordConfig = field(default_factory=WakeWordConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    tiers: TiersConfig = field(default_factory=TiersConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    source: str = field(default="(built-in defaults)", compare=False)

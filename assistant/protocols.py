@@ -1,0 +1,121 @@
+"""The boundaries between stages, as small Protocols, and the values that cross them.
+
+Audio everywhere is 16 kHz mono int16 in numpy arrays. Stage packages depend on this
+module, never on each other's internals (see docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE = 16000
+Samples = npt.NDArray[np.int16]
+
+
+@runtime_checkable
+class AudioSource(Protocol):
+    """Yields consecutive frames of 16 kHz mono int16 audio until closed or exhausted."""
+
+    def frames(self) -> Iterator[Samples]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class WakeWord(Protocol):
+    """Streaming wake-word detector, fed every frame in order."""
+
+    name: str
+
+    def predict(self, frame: Samples) -> float:
+        """Score of the most recent audio, 0..1."""
+        ...
+
+    def reset(self) -> None: ...
+
+
+@runtime_checkable
+class Vad(Protocol):
+    """Voice activity decision for one frame."""
+
+    def is_speech(self, frame: Samples) -> bool: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A complete tool call from the model; ``error`` is set when it could not be parsed."""
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    raw: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """Visible reply text, in order; deltas concatenate to the full reply."""
+
+    text: str
+
+
+Event = TextDelta | ToolCall
+
+
+@dataclass(frozen=True)
+class Message:
+    """One conversation message: role is system, user, model or tool."""
+
+    role: str
+    text: str = ""
+    audio: Samples | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_name: str = ""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """The local model: messages (with audio) and tool declarations in, events out."""
+
+    def generate(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> Iterator[Event]: ...
+
+
+@runtime_checkable
+class Tier(Protocol):
+    """A remote text model behind an OpenAI-compatible API."""
+
+    name: str
+
+    def generate(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> Iterator[Event]: ...
+
+    def healthy(self) -> bool: ...
+
+
+@runtime_checkable
+class Bus(Protocol):
+    """The smart-home side: validated tool calls in, a short spoken result out."""
+
+    def tools(self, utterance_hint: str = "") -> list[dict[str, Any]]: ...
+
+    def execute(self, call: ToolCall) -> str: ...
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of synthesised speech."""
+
+    samples: Samples
+    sample_rate: int
+
+
+@runtime_checkable
+class Tts(Protocol):
+    """Text to speech, as a generator of chunks so playback can start early."""
+
+    def synthesize(self, text: str) -> Iterator[AudioChunk]: ...

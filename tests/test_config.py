@@ -151,7 +151,7 @@ def test_bad_input_names_file_key_value_and_allowed(tmp_path, clean_home, text, 
 def test_missing_file(tmp_path, clean_home):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(str(tmp_path / "nope.toml"), environ={})
-    with pytest.raises(ConfigError, match="nope.toml: config file not found"):
+    with pytest.raises(ConfigError, match=r"nope\.toml: config file not found"):
         load_config(environ={"ASSISTANT_CONFIG": str(tmp_path / "nope.toml")})
 
 
@@ -162,6 +162,12 @@ def test_unreadable_secret_file(tmp_path, clean_home):
     assert "mqtt.password_file" in str(info.value)
     assert "cannot read secret file" in str(info.value)
     assert str(tmp_path / "missing") in str(info.value)
+
+
+def test_secret_file_is_a_directory(tmp_path, clean_home):
+    path = write(tmp_path, f'[mqtt]\npassword_file = "{tmp_path}"\n')
+    with pytest.raises(ConfigError, match="cannot read secret file"):
+        load_config(str(path), environ={})
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")

@@ -20,7 +20,7 @@ def opt(
     doc: str,
     *,
     choices: tuple[Any, ...] | None = None,
-    range: tuple[float, float] | None = None,  # noqa: A002 - reads well at call sites
+    range: tuple[float, float] | None = None,
     secret: str | None = None,
 ) -> Any:
     """A documented config field; ``secret`` names the credential it is filled from."""

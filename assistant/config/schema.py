@@ -88,6 +88,8 @@ class MqttConfig:
     password: str = opt("", "(filled from password_file)", secret="mqtt_password")
     tls: bool = opt(False, "Connect with TLS")
     ca_file: str = opt("", "CA certificate for TLS ('' = system store)")
+    cert_file: str = opt("", "Client certificate for TLS ('' = none)")
+    key_file: str = opt("", "Private key of the client certificate ('' = none)")
     client_id: str = opt("gemma-assistant", "Stable MQTT client id")
     discovery_prefix: str = opt("homeassistant", "Home Assistant discovery prefix")
     z2m_base_topic: str = opt("zigbee2mqtt", "zigbee2mqtt base topic")
@@ -95,6 +97,13 @@ class MqttConfig:
     overrides_file: str = opt("", "TOML file of per-device aliases, areas, hide and sensitive flags")
     publish_timeout_s: float = opt(2.0, "Wait this long for the broker to acknowledge a command", range=(0.1, 30.0))
     state_echo_timeout_s: float = opt(2.0, "Wait this long for a device to confirm (0 = do not wait)", range=(0.0, 30.0))
+    connect_timeout_s: float = opt(5.0, "Wait this long for the broker at start-up", range=(0.5, 120.0))
+    command_expiry_s: int = opt(10, "The broker discards a command not delivered within this many seconds", range=(1, 3600))
+    confirm_timeout_s: float = opt(30.0, "A question for a lock, alarm or garage door expires after this long", range=(1.0, 600.0))
+    max_tool_devices: int = opt(40, "Offer the model at most this many devices, the most relevant first", range=(1, 1000))
+    area: str = opt("", "The room the assistant stands in; its devices win ties ('' = none)")
+    announce: bool = opt(True, "Announce the assistant to Home Assistant (status, mute switch, last action)")
+    announce_topic: str = opt("assistant", "Base topic of the assistant's own entities (client_id is appended)")
 
 
 @dataclass(frozen=True)

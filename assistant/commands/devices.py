@@ -1,11 +1,15 @@
-"""``assistant devices``: list the audio inputs and outputs the assistant can use."""
+"""``assistant devices``: list the audio inputs and outputs (default), or the smart-home devices on MQTT."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import sys
 from typing import Any
 
 from assistant.audio.devices import AudioDevice, list_audio_devices
+from assistant.config import load_config
 
 
 def register(subparsers: Any) -> None:
@@ -14,6 +18,11 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="devices_command", metavar="KIND")
     audio = sub.add_parser("audio", help="audio inputs and outputs (the default)")
     audio.set_defaults(func=_audio)
+    mqtt = sub.add_parser("mqtt", help="smart-home devices discovered on the MQTT broker, with their actions")
+    mqtt.add_argument("--wait", type=float, default=1.0, metavar="S",
+                      help="quiet time that ends the retained-discovery replay (default 1.0 s)")
+    mqtt.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    mqtt.set_defaults(func=_mqtt)
 
 
 def _audio(args: argparse.Namespace) -> int:
@@ -35,3 +44,48 @@ def format_devices(devices: list[AudioDevice]) -> str:
         )
     rows.append("Set audio.input_device / audio.output_device to a part of a name above.")
     return "\n".join(rows)
+
+
+def _mqtt(args: argparse.Namespace) -> int:
+    from assistant.home import open_home
+
+    cfg = load_config(args.config).mqtt
+    # A separate client id, so listing never kicks the running assistant off the broker.
+    cfg = dataclasses.replace(cfg, enabled=True, client_id=f"{cfg.client_id}-list", announce=False)
+    home = open_home(cfg, require_broker=True)
+    try:
+        print(f"Reading discovery from {cfg.host}:{cfg.port} ...", flush=True, file=sys.stderr)
+        home.wait_for_discovery(quiet_s=args.wait, timeout=max(10.0, args.wait * 4))
+        rows = [_row(home.registry, d) for d in home.registry.devices(include_hidden=True)]
+    finally:
+        home.close()
+    print(json.dumps(rows, indent=2) if args.json else format_home(rows))
+    return 0
+
+
+def _row(registry: Any, d: Any) -> dict[str, Any]:
+    available = registry.available(d)
+    return {
+        "id": d.id, "name": d.name, "kind": d.kind, "area": d.area, "source": d.source, "key": d.key,
+        "available": "unknown" if available is None else "yes" if available else "no",
+        "actions": [a.split("(")[0] if a.startswith("color") else a for a in d.actions()],
+        "sensitive": d.sensitive, "hidden": d.hidden, "unsupported": d.unsupported,
+    }
+
+
+def format_home(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ("No devices found. Check mqtt.discovery_prefix, mqtt.z2m_base_topic and "
+                "mqtt.tasmota_discovery_prefix, and that discovery is enabled on your hub.")
+    header = ("id", "kind", "area", "online", "actions", "stable id (for the overrides file)")
+    table = [header]
+    for r in rows:
+        actions = f"unsupported: {r['unsupported']}" if r["unsupported"] else " ".join(r["actions"]) or "-"
+        flags = "".join([" [confirm]" if r["sensitive"] else "", " [hidden]" if r["hidden"] else ""])
+        table.append((r["id"], r["kind"], r["area"] or "-", r["available"], actions + flags, r["key"]))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in table]
+    hidden = sum(r["hidden"] for r in rows)
+    unsupported = sum(bool(r["unsupported"]) for r in rows)
+    lines.append(f"{len(rows)} devices ({hidden} hidden, {unsupported} unsupported).")
+    return "\n".join(line.rstrip() for line in lines)

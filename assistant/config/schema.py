@@ -99,7 +99,7 @@ class MqttConfig:
     state_echo_timeout_s: float = opt(2.0, "Wait this long for a device to confirm (0 = do not wait)", range=(0.0, 30.0))
     connect_timeout_s: float = opt(5.0, "Wait this long for the broker at start-up", range=(0.5, 120.0))
     command_expiry_s: int = opt(10, "The broker discards a command not delivered within this many seconds", range=(1, 3600))
-    confirm_timeout_s: float = opt(30.0, "A question for a lock, alarm or garage door expires after this long", range=(1.0, 600.0))
+    confirm_timeout_s: float = opt(30.0, "A question about a lock, alarm or garage door expires after this", range=(1.0, 600.0))
     max_tool_devices: int = opt(40, "Offer the model at most this many devices, the most relevant first", range=(1, 1000))
     area: str = opt("", "The room the assistant stands in; its devices win ties ('' = none)")
     announce: bool = opt(True, "Announce the assistant to Home Assistant (status, mute switch, last action)")

@@ -54,6 +54,7 @@ class Connection:
         self._answered = threading.Event()
         self.refused = ""
         self.connects = 0
+        self._closing = False
         self._down_log = RateLimitedLog(log, 30.0)
         self.client = self._make_client(will)
 
@@ -118,6 +119,7 @@ class Connection:
         return "no answer to the MQTT handshake; is it an MQTT port" + (" with TLS?" if self.cfg.tls else " without TLS?")
 
     def close(self) -> None:
+        self._closing = True
         self.client.disconnect()
         self.client.loop_stop()
         self._connected.clear()
@@ -196,7 +198,7 @@ class Connection:
     def _disconnected_cb(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         was = self.connected
         self._connected.clear()
-        if was:
+        if was and not self._closing:
             self._down_log.warning("lost the MQTT broker %s (%s); reconnecting", self.where, reason)
 
     def _published_cb(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any) -> None:

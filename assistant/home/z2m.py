@@ -274,6 +274,8 @@ def _group(base: str, group: dict[str, Any], specs: dict[tuple[str, int | None],
     for cap, detail in known[0].settable.items():
         if all(cap in s.settable for s in known):
             shared.settable[cap] = detail
+    if COLOR in shared.settable:  # only the colour modes every member has
+        shared.settable[COLOR] = {k: v for k, v in shared.settable[COLOR].items() if all(k in s.settable[COLOR] for s in known)}
     shared.readable = {p: v for p, v in known[0].readable.items() if v[0] in (POWER, BRIGHTNESS, POSITION)}
     fake_entry = {"friendly_name": friendly, "ieee_address": f"group_{group.get('id', friendly)}"}
     device = _device(base, fake_entry, "", shared)

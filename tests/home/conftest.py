@@ -64,7 +64,8 @@ class Broker:
             lines.append("allow_anonymous true")
         if self.tls:
             make_certificates(self.dir)
-            lines += [f"cafile {self.dir / 'ca.pem'}", f"certfile {self.dir / 'server.pem'}", f"keyfile {self.dir / 'server.key'}"]
+            d = self.dir
+            lines += [f"cafile {d / 'ca.pem'}", f"certfile {d / 'server.pem'}", f"keyfile {d / 'server.key'}"]
         (self.dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
 
     def start(self) -> None:
@@ -148,7 +149,8 @@ def make_certificates(d: Path) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
 
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "ca.key", "-out", "ca.pem",
-        "-subj", "/CN=test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        "-subj", "/CN=test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
     (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
     run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",

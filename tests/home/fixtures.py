@@ -195,3 +195,13 @@ def retained() -> dict[str, str]:
         "tasmota/discovery/84F3EBAABBCC/config": d(TASMOTA_BULB),
         "fanplug/tele/LWT": "Online",
     }
+
+
+def loaded_registry(messages: dict[str, str] | None = None, **kwargs: Any) -> Any:
+    """A Registry fed every retained fixture message (no broker), plus ``messages``."""
+    from assistant.home.registry import Registry
+
+    registry = Registry(**kwargs)
+    for topic, payload in {**retained(), **(messages or {})}.items():
+        registry.handle(topic, payload)
+    return registry

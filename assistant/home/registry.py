@@ -21,6 +21,7 @@ from assistant.home.overrides import Override
 
 log = logging.getLogger("assistant.home")
 MAX_CACHED_TOPICS = 20000
+NAME_CHARS = re.compile(r"[\w '.:-]+")
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ class Registry:
             device = self._by_id.get(name)
             if device is not None and not device.hidden:
                 return device
+            if not NAME_CHARS.fullmatch(name):
+                return None  # topics, wildcards, JSON: never loosely matched
             wanted = squash(name)
             hits = [d for d in self._devices if not d.hidden and wanted in
                     {squash(d.id), squash(d.name), squash(d.key), *(squash(a) for a in d.aliases)}]

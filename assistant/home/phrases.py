@@ -7,6 +7,7 @@ from typing import Any
 from assistant.home.model import ALARM, BRIGHTNESS, LOCK, MODE, POSITION, POWER, SETPOINT, Device
 
 UNITS = {"°C": "degrees", "°F": "degrees", "%": "percent", "C": "degrees", "lx": "lux", "W": "watts", "V": "volts"}
+FIRST = ("temperature", "humidity", "power", "illuminance", "occupancy", "contact", "pressure", "co2", "energy")
 SKIP = {"linkquality", "update", "update_available", "color", "color_mode", "color_temp", "last_seen"}
 
 
@@ -41,7 +42,8 @@ def describe(device: Device, state: dict[str, Any], available: bool | None) -> s
         if now:
             text += f", and it is {now} degrees"
         return text + "."
-    readings = [(k, v) for k, v in state.items() if k not in SKIP and not isinstance(v, (dict, list))]
+    readings = sorted(((k, v) for k, v in state.items() if k not in SKIP and not isinstance(v, (dict, list))),
+                      key=lambda kv: FIRST.index(kv[0]) if kv[0] in FIRST else 99 if kv[0] == "battery" else 50)
     if not readings:
         return f"I don't know the state of the {device.name} yet."
     said = [f"{k.replace('_', ' ')} {_num(v)} {UNITS.get(device.units.get(k, ''), device.units.get(k, ''))}".strip()

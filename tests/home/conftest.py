@@ -88,7 +88,7 @@ class Broker:
 
     def config(self, **overrides: object) -> MqttConfig:
         base = MqttConfig(host="127.0.0.1", port=self.port, client_id="test-assistant", connect_timeout_s=5.0,
-                          state_echo_timeout_s=1.0, publish_timeout_s=2.0, tls=self.tls,
+                          state_echo_timeout_s=0.3, publish_timeout_s=2.0, tls=self.tls,
                           ca_file=self.ca_file if self.tls else "")
         return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
 

@@ -13,6 +13,7 @@ from assistant.errors import AssistantError
 from assistant.home import Home, open_home
 from assistant.protocols import Bus, ToolCall
 
+from . import fixtures
 from .conftest import Broker, needs_mosquitto
 from .test_validate import HOSTILE
 
@@ -61,7 +62,8 @@ def test_home_is_a_bus_and_discovers_all_three_kinds(home: Home):
 
 def test_tool_call_publishes_the_exact_topic_and_payload_not_retained(home: Home, spy):
     cases = [
-        (ToolCall("set_power", {"device": "kitchen_ceiling", "state": "off"}), ("zigbee2mqtt/kitchen/ceiling/set", '{"state":"OFF"}')),
+        (ToolCall("set_power", {"device": "kitchen_ceiling", "state": "off"}),
+         ("zigbee2mqtt/kitchen/ceiling/set", '{"state":"OFF"}')),
         (ToolCall("set_power", {"device": "fan_plug", "state": "on"}), ("fanplug/cmnd/POWER", "ON")),
         (ToolCall("set_power", {"device": "garden_irrigation", "state": "on"}), ("home/irrigation/set", "1")),
         (ToolCall("set_color", {"device": "sofa_bulb", "color": "red"}), ("cmnd/sofa_bulb/Color", "255,0,0")),
@@ -171,7 +173,8 @@ def test_broker_restart_mid_session_reconnects_without_stale_commands(home: Home
     wait_until(lambda: home.connection.connected, timeout=40)
     assert home.connection.connects == 2
     assert len(home.registry.devices()) == 23  # nothing lost, nothing doubled
-    assert home.execute(ToolCall("set_power", {"device": "fan_plug", "state": "off"})) in ("Done.", "The Fan plug is not responding.")
+    # the command is sent (PUBACK) but no Tasmota answers here, so the user is told
+    assert home.execute(ToolCall("set_power", {"device": "fan_plug", "state": "off"})) == "The Fan plug is not responding."
     assert spy.wait_for("fanplug/cmnd/POWER")
     assert [p for t, p, _ in spy.messages if t == "fanplug/cmnd/POWER"] == ["OFF"]
     spy.close()
@@ -214,12 +217,11 @@ def test_tls_round_trip_with_a_certificate_made_at_test_time(tmp_path):
     broker.start()
     try:
         hub = broker.client("tls-hub")
-        hub.publish("tasmota/discovery/DC4F22A1B2C3/config", json.dumps(__import__("tests.home.fixtures").home.fixtures.TASMOTA_BASIC),
-                    retain=True)
+        hub.publish("tasmota/discovery/DC4F22A1B2C3/config", json.dumps(fixtures.TASMOTA_BASIC), retain=True)
         hub.subscribe("fanplug/cmnd/#")
         home = open_home(broker.config())
         wait_until(lambda: home.registry.get("fan_plug"))
-        assert home.execute(ToolCall("set_power", {"device": "fan_plug", "state": "on"})) in ("Done.", "The Fan plug is not responding.")
+        assert home.execute(ToolCall("set_power", {"device": "fan_plug", "state": "on"})) == "The Fan plug is not responding."
         assert hub.wait_for("fanplug/cmnd/POWER")[0][1] == "ON"
         home.close()
         hub.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -102,7 +102,7 @@ class MqttBus:
 
     def _confirm(self, call: ToolCall, start: float) -> str:
         pending, self.pending = self.pending, None
-        answer = call.arguments.get("answer") if isinstance(call.arguments, dict) else None
+        answer = call.arguments.get("answer") if isinstance(call.arguments, Mapping) else None
         if pending is None or start > pending.expires:
             return self._record(CommandResult(call.name, "", "refused", "There is nothing to confirm."), start)
         if answer not in ("yes", True, "true"):

@@ -8,6 +8,7 @@ queued offline). Anything paho still holds when a connection comes back is dropp
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -110,9 +111,13 @@ class Connection:
                 if self.cfg.tls:
                     context = ssl.create_default_context(cafile=self.cfg.ca_file or None)
                     context.verify_flags &= ~ssl.VERIFY_X509_STRICT
-                    with context.wrap_socket(sock, server_hostname=self.cfg.host):
-                        pass
+                    with context.wrap_socket(sock, server_hostname=self.cfg.host) as tls:
+                        tls.settimeout(1.0)
+                        with contextlib.suppress(TimeoutError):
+                            tls.recv(1)  # TLS 1.3 reports a refused client certificate only now
         except ssl.SSLError as err:
+            if "CERTIFICATE_REQUIRED" in str(err.reason):
+                return "TLS failed: the broker requires a client certificate (mqtt.cert_file, mqtt.key_file)"
             return f"TLS failed: {err.reason or err}"
         except OSError as err:
             return err.strerror or str(err)

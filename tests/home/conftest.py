@@ -40,11 +40,13 @@ def free_port() -> int:
 class Broker:
     """One mosquitto process; ``stop()``/``start()`` keep the same port (for reconnect tests)."""
 
-    def __init__(self, workdir: Path, users: dict[str, str] | None = None, tls: bool = False) -> None:
+    def __init__(self, workdir: Path, users: dict[str, str] | None = None, tls: bool = False,
+                 client_certs: bool = False) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.tls = tls
+        self.tls = tls or client_certs
+        self.client_certs = client_certs
         self.users = users or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.ca_file = str(self.dir / "ca.pem")
@@ -66,6 +68,8 @@ class Broker:
             make_certificates(self.dir)
             d = self.dir
             lines += [f"cafile {d / 'ca.pem'}", f"certfile {d / 'server.pem'}", f"keyfile {d / 'server.key'}"]
+            if self.client_certs:
+                lines += ["require_certificate true"]
         (self.dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
 
     def start(self) -> None:
@@ -103,12 +107,14 @@ class TestClient:
 
     def __init__(self, broker: Broker, client_id: str = "", username: str = "", password: str = "") -> None:
         self.messages: list[tuple[str, str, bool]] = []
+        self.qos: dict[str, int] = {}
         self._cond = threading.Condition()
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if username:
             self.c.username_pw_set(username, password)
         if broker.tls:
-            self.c.tls_set(ca_certs=broker.ca_file)
+            cert, key = (str(broker.dir / "client.pem"), str(broker.dir / "client.key")) if broker.client_certs else (None, None)
+            self.c.tls_set(ca_certs=broker.ca_file, certfile=cert, keyfile=key)
         self.c.on_message = self._on_message
         self.c.connect("127.0.0.1", broker.port)
         self.c.loop_start()
@@ -116,6 +122,7 @@ class TestClient:
     def _on_message(self, client: object, userdata: object, msg: mqtt.MQTTMessage) -> None:
         with self._cond:
             self.messages.append((msg.topic, msg.payload.decode(), bool(msg.retain)))
+            self.qos[msg.topic] = msg.qos
             self._cond.notify_all()
 
     def subscribe(self, topic: str) -> None:
@@ -155,6 +162,10 @@ def make_certificates(d: Path) -> None:
     (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
     run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
         "-out", "server.pem", "-extfile", "ext.cnf")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=assistant")
+    (d / "client.cnf").write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    run("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+        "-out", "client.pem", "-extfile", "client.cnf")
 
 
 @pytest.fixture

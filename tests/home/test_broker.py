@@ -75,6 +75,7 @@ def test_tool_call_publishes_the_exact_topic_and_payload_not_retained(home: Home
         home.execute(call)
         assert spy.wait_for(expected[0])
         assert commands(spy) == [expected]
+        assert spy.qos[expected[0]] == 1  # the spy subscribed at QoS 1 and got QoS 1: it was published at QoS 1
         assert home.bus.last_result.puback_s is not None and home.bus.last_result.topics == (expected[0],)
 
 
@@ -229,3 +230,29 @@ def test_tls_round_trip_with_a_certificate_made_at_test_time(tmp_path):
             open_home(broker.config(ca_file="", connect_timeout_s=1.0), require_broker=True)
     finally:
         broker.stop()
+
+
+def test_tls_with_a_client_certificate(tmp_path):
+    broker = Broker(tmp_path / "mtls", client_certs=True)
+    broker.start()
+    try:
+        cfg = broker.config(cert_file=str(broker.dir / "client.pem"), key_file=str(broker.dir / "client.key"))
+        home = open_home(cfg)
+        assert home.connection.connected
+        home.close()
+        with pytest.raises(AssistantError, match="the broker requires a client certificate"):
+            open_home(broker.config(connect_timeout_s=1.0), require_broker=True)
+        with pytest.raises(AssistantError, match="cannot load the MQTT TLS files"):
+            open_home(broker.config(cert_file=str(tmp_path / "missing.pem")))
+    finally:
+        broker.stop()
+
+
+def test_without_echo_wait_a_puback_is_done(home_broker: Broker):
+    home = open_home(home_broker.config(state_echo_timeout_s=0.0))
+    try:
+        home.wait_for_discovery(quiet_s=0.3)
+        assert home.execute(ToolCall("set_power", {"device": "fan_plug", "state": "on"})) == "Done."
+        assert home.bus.last_result.outcome == "sent" and home.bus.last_result.echo_s is None
+    finally:
+        home.close()

@@ -50,9 +50,9 @@ def _mqtt(args: argparse.Namespace) -> int:
     from assistant.home import open_home
 
     cfg = load_config(args.config).mqtt
-    # A separate client id, so listing never kicks the running assistant off the broker.
-    cfg = dataclasses.replace(cfg, enabled=True, client_id=f"{cfg.client_id}-list", announce=False)
-    home = open_home(cfg, require_broker=True)
+    # Its own client id, so listing never kicks the running assistant off the broker; no announcing.
+    cfg = dataclasses.replace(cfg, enabled=True, announce=False)
+    home = open_home(cfg, require_broker=True, client_id=f"{cfg.client_id}-list")
     try:
         print(f"Reading discovery from {cfg.host}:{cfg.port} ...", flush=True, file=sys.stderr)
         home.wait_for_discovery(quiet_s=args.wait, timeout=max(10.0, args.wait * 4))

@@ -42,8 +42,9 @@ class Connection:
     """Owns the paho client and its network thread; every callback stays short and never blocks."""
 
     def __init__(self, cfg: MqttConfig, on_message: Callable[[str, bytes], None],
-                 will: tuple[str, str] | None = None) -> None:
+                 will: tuple[str, str] | None = None, client_id: str | None = None) -> None:
         self.cfg = cfg
+        self.client_id = client_id or cfg.client_id
         self._on_message = on_message
         self._hooks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -60,7 +61,7 @@ class Connection:
         self.client = self._make_client(will)
 
     def _make_client(self, will: tuple[str, str] | None) -> mqtt.Client:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id, protocol=mqtt.MQTTv5)
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
         if self.cfg.username:
             c.username_pw_set(self.cfg.username, self.cfg.password or None)
         if self.cfg.tls:
@@ -72,6 +73,7 @@ class Connection:
         if will:
             c.will_set(will[0], will[1], qos=1, retain=True)
         c.reconnect_delay_set(1, 30)
+        c.on_socket_open = _no_delay
         c.on_connect, c.on_disconnect = self._connected_cb, self._disconnected_cb
         c.on_publish, c.on_message = self._published_cb, self._message_cb
         return c
@@ -222,3 +224,9 @@ class Connection:
             self._on_message(msg.topic, bytes(msg.payload))
         except Exception:
             log.exception("error handling MQTT message on %s", msg.topic)
+
+
+def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    """Commands are tiny and latency matters: switch Nagle's algorithm off (paho leaves it on)."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

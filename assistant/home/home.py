@@ -21,13 +21,13 @@ log = logging.getLogger("assistant.home")
 class Home:
     """The smart home as one object; it implements :class:`assistant.protocols.Bus`."""
 
-    def __init__(self, cfg: MqttConfig) -> None:
+    def __init__(self, cfg: MqttConfig, client_id: str | None = None) -> None:
         self.cfg = cfg
         self.announcer = Announcer(cfg)
         topics = Topics(cfg.discovery_prefix, cfg.z2m_base_topic, cfg.tasmota_discovery_prefix)
         self.registry = Registry(topics, load_overrides(cfg.overrides_file), ignore_topics=self.announcer.handles)
         will = (self.announcer.availability_topic, "offline") if cfg.announce else None
-        self.connection = Connection(cfg, self._message, will)
+        self.connection = Connection(cfg, self._message, will, client_id)
         if cfg.announce:
             self.announcer.link = self.connection
             self.connection.on_connect(self.announcer.announce)
@@ -73,12 +73,13 @@ class Home:
         self.connection.close()
 
 
-def open_home(cfg: MqttConfig, *, require_broker: bool = False) -> Home:
+def open_home(cfg: MqttConfig, *, require_broker: bool = False, client_id: str | None = None) -> Home:
     """Connect and start following discovery. A refused login always raises; an unreachable broker
-    raises only with ``require_broker`` (the service keeps retrying in the background instead)."""
+    raises only with ``require_broker`` (the service keeps retrying in the background instead).
+    ``client_id`` overrides ``cfg.client_id`` for the connection only (tools running beside the service)."""
     if not cfg.enabled:
         raise AssistantError("MQTT is switched off (mqtt.enabled = false)")
-    home = Home(cfg)
+    home = Home(cfg, client_id)
     home.connection.subscribe(home.registry.subscriptions() | (home.announcer.subscriptions() if cfg.announce else set()))
     home.connection.start()
     try:

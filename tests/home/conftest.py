@@ -116,6 +116,7 @@ class TestClient:
             cert, key = (str(broker.dir / "client.pem"), str(broker.dir / "client.key")) if broker.client_certs else (None, None)
             self.c.tls_set(ca_certs=broker.ca_file, certfile=cert, keyfile=key)
         self.c.on_message = self._on_message
+        self.c.on_socket_open = lambda c, u, sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.c.connect("127.0.0.1", broker.port)
         self.c.loop_start()
 

@@ -34,6 +34,21 @@ def test_lists_every_discovered_device_with_its_actions(tmp_path, home_broker: B
     assert result.stdout.splitlines()[-1] == "23 devices (0 hidden, 1 unsupported)."
 
 
+def test_listing_beside_the_running_assistant_neither_kicks_it_nor_lists_its_entities(tmp_path, home_broker: Broker):
+    from assistant.home import open_home
+
+    cfg = home_broker.config(client_id="gemma-assistant")
+    service = open_home(cfg)
+    try:
+        result = run_cli("-c", config_file(tmp_path, home_broker), "devices", "mqtt", "--json", "--wait", "0.5", timeout=60)
+        assert result.returncode == 0, result.stderr
+        ids = {r["id"] for r in json.loads(result.stdout)}
+        assert len(ids) == 23 and not any("assistant" in i or "mute" in i for i in ids)
+        assert service.connection.connected and service.connection.connects == 1
+    finally:
+        service.close()
+
+
 def test_json_output_and_overrides(tmp_path, home_broker: Broker):
     overrides = tmp_path / "overrides.toml"
     overrides.write_text('["tasmota:DC4F22A1B2C3:1"]\nhide = true\narea = "Bedroom"\n')

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from assistant.config.schema import MqttConfig
 from assistant.home import tools as toolbox
 from assistant.home.connection import PublishOutcome
+from assistant.home.model import MALFORMED
 from assistant.home.phrases import describe
 from assistant.home.registry import Registry
 from assistant.home.validate import Action, Refusal, validate
@@ -91,6 +92,9 @@ class MqttBus:
         except Refusal as refusal:
             log.info("refused tool call %s: %s", call.raw or call.name, refusal)
             return self._record(CommandResult(str(call.name)[:40], "", "refused", str(refusal)), start)
+        except MALFORMED:  # an encoder choking on odd discovery data: refuse, never crash the turn
+            log.exception("could not build the command for %s", call.raw or call.name)
+            return self._record(CommandResult(str(call.name)[:40], "", "refused", "I can't do that."), start)
         if not isinstance(target, Action):
             spoken = describe(target, self.registry.state(target), self.registry.available(target))
             return self._record(CommandResult(call.name, target.id, "state", spoken), start)

@@ -11,7 +11,7 @@ from typing import Any
 
 from assistant.home.ha_abbreviations import expand, expand_base_topic
 from assistant.home.ha_platforms import BUILDERS
-from assistant.home.model import AvailabilityTopic, Device, Unsupported, parse_json, valid_topic
+from assistant.home.model import MALFORMED, AvailabilityTopic, Device, Unsupported, parse_json, valid_topic
 from assistant.home.templates import value_renderer
 
 log = logging.getLogger("assistant.home")
@@ -72,11 +72,19 @@ def _entity(component: str, cfg: dict[str, Any], fallback_id: str, topic: str) -
         sensitive=kind in ("lock", "alarm") or (kind == "cover" and cfg.get("device_class") in GARAGE_CLASSES),
     )
     try:
+        for k, v in cfg.items():
+            if k.startswith(("payload_", "state_")) and not k.endswith(("_topic", "_template")) \
+                    and not isinstance(v, (str, int, float, type(None))):
+                raise Unsupported(f"{k} is not a plain value")
         caps, states, units = build(cfg)
         device.availability, device.availability_mode = _availability(cfg)
     except Unsupported as err:
         device.unsupported = str(err)
         log.warning("%s '%s' (%s) is unsupported: %s", component, device.name, topic, err)
+        return device
+    except MALFORMED as err:
+        device.unsupported = "malformed discovery config"
+        log.warning("%s '%s' (%s) has a malformed config: %s", component, device.name, topic, err)
         return device
     device.capabilities, device.state_topics, device.units = caps, tuple(states), units
     return device

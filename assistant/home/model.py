@@ -22,6 +22,9 @@ KINDS = ("light", "switch", "fan", "cover", "climate", "lock", "alarm", "sensor"
 WILDCARDS = ("+", "#", "\0")
 
 
+MALFORMED = (TypeError, ValueError, KeyError, AttributeError, IndexError)  # what a bad discovery payload raises
+
+
 class Unsupported(ValueError):
     """An entity the assistant will list but not control; the message says why, in a few words."""
 

@@ -16,6 +16,7 @@ from assistant.home.colors import COLORS, WHITE_MIREDS
 from assistant.home.model import (
     BRIGHTNESS,
     COLOR,
+    MALFORMED,
     POWER,
     AvailabilityTopic,
     Capability,
@@ -54,6 +55,14 @@ def parse_config(topic: str, payload: str) -> list[Device]:
     if not isinstance(cfg, dict) or not cfg.get("t"):
         log.warning("ignoring Tasmota discovery on %s: not a Tasmota config", topic)
         return []
+    try:
+        return _devices(cfg, topic)
+    except MALFORMED as err:
+        log.warning("ignoring Tasmota discovery on %s: malformed (%s)", topic, err)
+        return []
+
+
+def _devices(cfg: dict[str, Any], topic: str) -> list[Device]:
     cmnd, stat, tele = full_topic(cfg, 0), full_topic(cfg, 1), full_topic(cfg, 2)
     if not all(valid_topic(t) for t in (cmnd, stat, tele)):
         log.warning("ignoring Tasmota discovery on %s: invalid topics", topic)

@@ -18,6 +18,7 @@ from assistant.home.model import (
     BRIGHTNESS,
     COLOR,
     LOCK,
+    MALFORMED,
     MODE,
     POSITION,
     POWER,
@@ -60,16 +61,23 @@ def build(base: str, devices_payload: str | None, groups_payload: str | None) ->
     for entry in raw_devices:
         if not isinstance(entry, dict) or entry.get("type") == "Coordinator" or not entry.get("friendly_name"):
             continue
-        for endpoint, spec in _specs(entry).items():
-            ieee = str(entry.get("ieee_address", entry["friendly_name"]))
-            specs_by_member[(ieee, _endpoint_number(endpoint))] = spec
-            specs_by_member.setdefault((ieee, None), spec)
-            device = _device(base, entry, endpoint, spec)
-            if device:
-                out.append(device)
+        try:
+            for endpoint, spec in _specs(entry).items():
+                ieee = str(entry.get("ieee_address", entry["friendly_name"]))
+                specs_by_member[(ieee, _endpoint_number(endpoint))] = spec
+                specs_by_member.setdefault((ieee, None), spec)
+                device = _device(base, entry, endpoint, spec)
+                if device:
+                    out.append(device)
+        except MALFORMED as err:
+            log.warning("ignoring zigbee2mqtt device '%s': malformed definition (%s)", entry.get("friendly_name"), err)
     raw_groups = parse_json(groups_payload or "[]")
     for group in raw_groups if isinstance(raw_groups, list) else []:
-        device = _group(base, group, specs_by_member) if isinstance(group, dict) else None
+        try:
+            device = _group(base, group, specs_by_member) if isinstance(group, dict) else None
+        except MALFORMED as err:
+            log.warning("ignoring zigbee2mqtt group '%s': malformed (%s)", group.get("friendly_name"), err)
+            continue
         if device:
             out.append(device)
     return out

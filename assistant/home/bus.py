@@ -76,11 +76,12 @@ class MqttBus:
 
     def tool_schema(self, utterance_hint: str = "") -> dict[str, dict[str, Any]]:
         """Per tool, argument names and closed value sets (for a constrained-decoding grammar)."""
-        return toolbox.tool_schema(self.offered(utterance_hint))
+        return toolbox.tool_schema(self.offered(utterance_hint), confirm=True if self.pending else None)
 
     def tools(self, utterance_hint: str = "") -> list[dict[str, Any]]:
+        """Declarations for this turn; ``confirm`` is always there while a question is open."""
         devices = self.offered(utterance_hint)
-        return toolbox.declarations(toolbox.tool_schema(devices), devices)
+        return toolbox.declarations(toolbox.tool_schema(devices, confirm=True if self.pending else None), devices)
 
     def execute(self, call: ToolCall) -> str:
         start = time.monotonic()

@@ -57,11 +57,12 @@ def eligible(tool: str, device: Device) -> bool:
     return not device.unsupported and any(c in device.capabilities for c in TOOLS[tool][0])
 
 
-def tool_schema(devices: Sequence[Device], include_confirm: bool = True) -> dict[str, dict[str, Any]]:
+def tool_schema(devices: Sequence[Device], confirm: bool | None = None) -> dict[str, dict[str, Any]]:
     """Per tool: description, argument schemas with closed sets, required names and per-device narrowing.
 
     ``per_device[id][arg]`` gives the stricter constraint for that device (its modes, its colour set,
     its temperature range, or positions 0/100 only). A grammar builder can use either level.
+    ``confirm``: offer the confirm tool (None = when a sensitive device is offered).
     """
     schema: dict[str, dict[str, Any]] = {}
     for tool, (_caps, description, args, required) in TOOLS.items():
@@ -86,7 +87,9 @@ def tool_schema(devices: Sequence[Device], include_confirm: bool = True) -> dict
             arguments["color"]["enum"] = [c for c in COLORS if any(c in per_device[i]["color"]["enum"] for i in ids)]
         schema[tool] = {"description": description, "arguments": arguments, "required": ["device", *required],
                         "per_device": {k: v for k, v in per_device.items() if v}}
-    if include_confirm and any(d.sensitive and any(eligible(t, d) for t in TOOLS if t != GET_STATE) for d in devices):
+    if confirm is None:
+        confirm = any(d.sensitive and any(eligible(t, d) for t in TOOLS if t != GET_STATE) for d in devices)
+    if confirm:
         schema[CONFIRM] = {"description": "Answer a question I asked to confirm an action.",
                            "arguments": {"answer": {"type": "string", "enum": ["yes", "no"]}},
                            "required": ["answer"], "per_device": {}}

@@ -78,3 +78,18 @@ def test_ties_prefer_the_assistants_area_then_recent_use():
     assert [d.id for d in office] == ["desk_lamp"]
     recent = tools.select(devices, "", limit=1, recent=[fixtures.loaded_registry().get("fan_plug").key])
     assert [d.id for d in recent] == ["fan_plug"]
+
+
+def test_confirm_stays_offered_while_a_question_is_open_even_in_a_large_home():
+    import dataclasses
+
+    from assistant.config.schema import MqttConfig
+    from assistant.home.bus import MqttBus
+    from assistant.protocols import ToolCall
+
+    cfg = dataclasses.replace(MqttConfig(), max_tool_devices=2)
+    bus = MqttBus(fixtures.loaded_registry(), publisher=None, cfg=cfg)  # type: ignore[arg-type]  # asking publishes nothing
+    assert "confirm" not in by_name(bus.tools("turn on the kitchen lights"))
+    assert bus.execute(ToolCall("set_lock", {"device": "front_door", "state": "unlocked"})).startswith("Do you really")
+    assert "confirm" in by_name(bus.tools("yes"))
+    assert "confirm" in bus.tool_schema("yes")

@@ -129,6 +129,8 @@ class ServiceConfig:
     follow_up_s: float = opt(5.0, "Listen again without the wake word for this long after a reply", range=(0.0, 60.0))
     hardware_profile: str = opt("auto", "Hardware profile name from hardware/ ('auto' = detect)")
     latency_records: int = opt(200, "Per-turn latency records kept in memory", range=(1, 100000))
+    latency_file_records: int = opt(1000, "Per-turn latency records kept in <state_dir>/latency.jsonl", range=(1, 1000000))
+    history_turns: int = opt(2, "Earlier turns of a conversation sent to the model again in a follow-up", range=(0, 20))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ FRAME = 160  # 10 ms
 WAKE_VALUE = 1111
 SILENCE = np.zeros(FRAME, dtype=np.int16)
 WAKE = np.full(FRAME, WAKE_VALUE, dtype=np.int16)
+QUIET_FRAMES = [SILENCE] * 6  # EnergyEndpointer ends an utterance after 5 quiet frames
 _rng = np.random.default_rng(0)
 
 

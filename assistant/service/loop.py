@@ -58,12 +58,14 @@ class Assistant:
         settings: ServiceConfig,
         pinger: WatchdogPinger | None = None,
         on_first_frame: Callable[[], None] = lambda: None,
+        on_turn: Callable[[Turn, TurnResult], None] = lambda turn, result: None,
     ) -> None:
         self.source, self.detector, self.endpointer = source, detector, endpointer
         self.stages, self.announcer, self.latency = stages, announcer, latency
         self.settings = settings
         self.pinger = pinger
         self._on_first_frame = on_first_frame
+        self.on_turn = on_turn
         self.state = IDLE
         self.stream_t = 0.0
         self.frames = 0
@@ -185,6 +187,10 @@ class Assistant:
     def _turn_done(self, turn: Turn, result: TurnResult) -> None:
         turn.record.outcome = result.outcome
         self.latency.finish(turn.record)
+        try:
+            self.on_turn(turn, result)
+        except Exception as err:
+            log.warning("turn callback failed: %s", err)
         if result.messages and result.outcome == "ok":
             self.history.append(result.messages)
             del self.history[: max(0, len(self.history) - self.settings.history_turns)]

@@ -33,6 +33,7 @@ log = logging.getLogger("assistant.loop")
 IDLE, LISTENING, FOLLOW_UP, THINKING, SPEAKING = "idle", "listening", "follow_up", "thinking", "speaking"
 STATUS = {IDLE: "idle", LISTENING: "listening", FOLLOW_UP: "listening", THINKING: "thinking", SPEAKING: "speaking"}
 DRAIN_TIMEOUT_S = 600.0
+CONTROL_QUEUE = 64  # a few events per turn; never full in practice
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Assistant:
         self.transitions: list[str] = [IDLE]
         self._frame_mono = time.monotonic()
         self._ids = itertools.count(1)
-        self._control: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._control: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=CONTROL_QUEUE)
         self._turns: queue.Queue[Turn | None] = queue.Queue(maxsize=1)
         self._worker = threading.Thread(target=self._engine_thread, name="engine", daemon=True)
         self._announce_errors = RateLimitedLog(log)
@@ -109,7 +110,7 @@ class Assistant:
 
     def trigger(self) -> None:
         """Start listening as if the wake word was heard (push-to-talk, ``run --wav --no-wake``)."""
-        self._control.put(("listen", None))
+        self._post("listen", None)
 
     # ---- per frame ----------------------------------------------------------------------
     def on_frame(self, frame: Samples) -> None:
@@ -236,7 +237,10 @@ class Assistant:
 
     # ---- threads ------------------------------------------------------------------------
     def _post(self, kind: str, payload: object) -> None:
-        self._control.put((kind, payload))
+        try:
+            self._control.put((kind, payload), timeout=1.0)
+        except queue.Full:
+            log.error("control queue full: dropping %s", kind)
 
     def _drain_control(self) -> None:
         while True:
@@ -261,7 +265,12 @@ class Assistant:
                 continue
             if turn is None:
                 return
-            result = TurnResult("cancelled") if turn.cancelled.is_set() else turn.run()
+            try:
+                result = TurnResult("cancelled") if turn.cancelled.is_set() else turn.run()
+            except Exception as err:  # a stage failed outside the engine: never leave the loop "thinking"
+                log.error("turn %d failed: %s", turn.id, err or type(err).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+                turn.cancel()
+                result = TurnResult("failed")
             self._post("done", (turn, result))
 
     def _drain(self) -> None:

@@ -12,10 +12,13 @@ log = logging.getLogger("assistant.runner")
 
 
 def serve(assistant: Assistant, notifier: Notifier) -> int:
-    """Run until the audio ends or a stop signal; 0 on a clean stop."""
+    """Run until the audio ends or a stop signal; 0 on a clean stop, 1 when a stage failed."""
     with StopOnSignal(assistant.stop) as signals:
         try:
             assistant.run()
+        except Exception as err:  # a stage failed in the main loop: exit non-zero so systemd restarts us
+            log.error("the assistant stopped: %s", err or type(err).__name__, exc_info=True)
+            return 1
         finally:
             notifier.stopping("Shutting down")
     if signals.received is not None:

@@ -94,14 +94,15 @@ class Turn:
     def run(self) -> TurnResult:
         _set_sinks(self.stages, self.record)
         try:
-            result = self._generate()
-        except Exception as err:
-            log.error("the engine failed: %s", err or type(err).__name__)
-            self._say(ENGINE_FAILED)
-            result = TurnResult("failed")
+            try:
+                result = self._generate()
+            except Exception as err:
+                log.error("the engine failed: %s", err or type(err).__name__)
+                self._say(ENGINE_FAILED)
+                result = TurnResult("failed")
+            self._finish_actions(result)
         finally:
             _set_sinks(self.stages, None)
-        self._finish_actions(result)
         self.speech.end()
         self._wait_playback()
         if self.cancelled.is_set() and result.outcome == "ok":
@@ -112,7 +113,7 @@ class Turn:
     def _generate(self) -> TurnResult:
         stages = self.stages
         messages = [Message("system", text=stages.system_prompt), *self.history, Message("user", audio=self.samples)]
-        tools = [*stages.bus.tools(""), STOP_TOOL]
+        tools = [*self._device_tools(), STOP_TOOL]
         splitter = SentenceSplitter()
         text, calls, actions = "", [], []
         events = stages.engine.generate(messages, tools)
@@ -146,6 +147,13 @@ class Turn:
             self._say(NOT_UNDERSTOOD)
         reply = Message("model", text=text, tool_calls=tuple(calls))
         return TurnResult("ok", text, [Message("user", audio=self.samples), reply], actions)
+
+    def _device_tools(self) -> list[dict[str, Any]]:
+        try:
+            return list(self.stages.bus.tools(""))
+        except Exception as err:
+            log.warning("no device tools this turn (the bus failed: %s)", err or type(err).__name__)
+            return []
 
     def _finish_actions(self, result: TurnResult) -> None:
         """Wait for this turn's commands, speak their results, add them to the conversation."""

@@ -239,3 +239,63 @@ def test_announcer_failure_never_stops_the_loop(tmp_path):
     rig.announcer.set_status = broken
     rig.run()
     assert rig.tts.said == ["Ok."]
+
+
+def test_bus_without_tools_still_lets_the_turn_run(tmp_path):
+    bus = FakeBus()
+
+    def no_tools(hint=""):
+        raise ConnectionError("broker down")
+
+    bus.tools = no_tools
+    rig = Rig(tmp_path, [*command(), until(IDLE)], [[TextDelta("Hello.")]], bus=bus).run()
+    _, tools = rig.engine.calls[0]
+    assert [t["function"]["name"] for t in tools] == [STOP_TOOL_NAME]
+    assert rig.tts.said == ["Hello."]
+
+
+def test_slow_command_is_timed_after_generation_ends(tmp_path):
+    """PUBACK arrives after the model finished: the record still gets it."""
+    import time
+
+    bus = FakeBus()
+    slow = bus.execute
+
+    def execute(call):
+        time.sleep(0.2)
+        return slow(call)
+
+    bus.execute = execute
+    rig = Rig(tmp_path, [*command(), until(IDLE)], [[ToolCall("light_turn_on"), TextDelta("On it.")]], bus=bus).run()
+    assert "puback" in rig.records()[0]["ms"]
+    assert rig.tts.said == ["On it.", "The kitchen light is on."]
+
+
+def test_a_stage_failing_outside_the_engine_ends_the_turn_not_the_loop(tmp_path):
+    rig = Rig(tmp_path, [*command(), until(IDLE), *command(), until(IDLE)], [[TextDelta("Lost.")], [TextDelta("Heard.")]])
+    wait = rig.player.wait
+    calls = []
+
+    def wait_once_broken(timeout):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("device unplugged")
+        return wait(timeout)
+
+    rig.player.wait = wait_once_broken
+    rig.run()
+    assert [r["outcome"] for r in rig.records()] == ["failed", "ok"]
+    assert rig.assistant.transitions[:5] == [IDLE, LISTENING, THINKING, SPEAKING, IDLE]
+    assert rig.tts.said[-1] == "Heard."
+
+
+def test_main_loop_failure_exits_non_zero(tmp_path):
+    from assistant.service.runner import serve
+
+    rig = Rig(tmp_path, [*command()], [])
+
+    def broken(frame):
+        raise RuntimeError("wake word model crashed")
+
+    rig.detector.detect = broken
+    assert serve(rig.assistant, Notifier(environ={})) == 1

@@ -285,7 +285,8 @@ def test_a_stage_failing_outside_the_engine_ends_the_turn_not_the_loop(tmp_path)
     rig.player.wait = wait_once_broken
     rig.run()
     assert [r["outcome"] for r in rig.records()] == ["failed", "ok"]
-    assert rig.assistant.transitions[:5] == [IDLE, LISTENING, THINKING, SPEAKING, IDLE]
+    first_turn = rig.assistant.transitions[: rig.assistant.transitions.index(LISTENING, 2)]
+    assert first_turn[:3] == [IDLE, LISTENING, THINKING] and first_turn[-1] == IDLE  # no follow-up after a failure
     assert rig.tts.said[-1] == "Heard."
 
 

@@ -82,6 +82,7 @@ class Assistant:
         self._worker = threading.Thread(target=self._engine_thread, name="engine", daemon=True)
         self._announce_errors = RateLimitedLog(log)
         self._closed = False
+        self._busy_since: float | None = None  # when the engine thread took its current turn
 
     # ---- public -------------------------------------------------------------------------
     def run(self) -> None:
@@ -119,9 +120,9 @@ class Assistant:
             self._on_first_frame()
         self.frames += 1
         self.stream_t += len(frame) / SAMPLE_RATE
-        if self.pinger is not None:
-            self.pinger.tick(self._frame_mono)
         self._drain_control()
+        if not self._engine_stuck() and self.pinger is not None:
+            self.pinger.tick(self._frame_mono)
         heard = self.detector.detect(frame)
         if heard and self.state == IDLE and not self._muted():
             log.info("wake word")
@@ -130,6 +131,21 @@ class Assistant:
             self._barge_in()
         elif self.state in (LISTENING, FOLLOW_UP):
             self._feed_endpointer(frame)
+
+    def _engine_stuck(self) -> bool:
+        """A turn past ``service.turn_timeout_s``: abandon it; while the engine thread stays stuck,
+        withhold the watchdog so systemd restarts the service."""
+        since = self._busy_since
+        if since is None or self._frame_mono - since <= self.settings.turn_timeout_s:
+            return False
+        if self.turn is not None:
+            log.error("turn %d is still running after %g s: abandoning it", self.turn.id, self.settings.turn_timeout_s)
+            self.turn.cancel()
+            self.stages.player.stop()
+            self.detector.gate(False)
+            self.turn = None
+            self._to_idle()
+        return True
 
     def _feed_endpointer(self, frame: Samples) -> None:
         listening = self.listening
@@ -265,12 +281,14 @@ class Assistant:
                 continue
             if turn is None:
                 return
+            self._busy_since = time.monotonic()
             try:
                 result = TurnResult("cancelled") if turn.cancelled.is_set() else turn.run()
             except Exception as err:  # a stage failed outside the engine: never leave the loop "thinking"
                 log.error("turn %d failed: %s", turn.id, err or type(err).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
                 turn.cancel()
                 result = TurnResult("failed")
+            self._busy_since = None
             self._post("done", (turn, result))
 
     def _drain(self) -> None:

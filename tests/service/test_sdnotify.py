@@ -100,3 +100,32 @@ def test_loop_pings_while_audio_flows_and_stops_when_capture_stalls(tmp_path, no
     assert before[0] == "READY=1\nSTATUS=Listening for the wake word"  # READY once audio arrived
     assert before.count("WATCHDOG=1") >= 2
     assert "WATCHDOG=1" not in after
+
+
+def test_stuck_engine_abandons_the_turn_and_withholds_the_watchdog(tmp_path, notify):
+    """Audio still flows, but a model step that never returns must not be hidden from systemd."""
+    import time
+
+    from assistant.protocols import TextDelta
+    from assistant.service.loop import IDLE, THINKING
+
+    from .doubles import QUIET_FRAMES, WAKE, speech
+
+    marks: dict[str, int] = {}
+    steps = [("pace", 20), WAKE, *speech(20), *QUIET_FRAMES,
+             ("until", lambda a: a.state == IDLE, 10), ("do", lambda: marks.setdefault("pings", assistant.pinger.pings)),
+             ("pace", 60)]
+    source = ScriptedSource(steps)
+    engine = ScriptedEngine([[lambda: time.sleep(30), TextDelta("Too late.")]])
+    parts = Parts(source, MarkerDetector(), EnergyEndpointer(), engine, FakeBus(), FakeTts(), FakePlayer(),
+                  RecordingAnnouncer())
+    notifier = Notifier({"NOTIFY_SOCKET": notify.env_value, "WATCHDOG_USEC": "100000"})
+    config = Config(service=ServiceConfig(state_dir=str(tmp_path), turn_timeout_s=0.3))
+    assistant = build_assistant(config, parts, notifier=notifier)
+    source.assistant = assistant
+    assistant.run()
+    assert assistant.transitions[-2:] == [THINKING, IDLE]
+    received = notify.receive(0.1)
+    assert received.count("WATCHDOG=1") == assistant.pinger.pings  # every ping went out on the socket
+    assert marks["pings"] >= 2  # while listening and for the first 0.3 s of the turn
+    assert assistant.pinger.pings == marks["pings"]  # 0.6 s of audio after the turn was abandoned: no ping

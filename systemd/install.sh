@@ -98,6 +98,10 @@ fi
 # shellcheck disable=SC2086
 run "$prefix$venv/bin/python" -m pip install --quiet --disable-pip-version-check $pip_args "$from"
 
+if ((!user_mode)); then
+    run install -m 0644 "$src/README.md" "$prefix/opt/assistant/README.md"
+fi
+
 # 3. Configuration: the documented example, never overwriting an existing file.
 if [[ -e $prefix$config ]]; then
     say "keeping the existing $config"

@@ -143,6 +143,7 @@ def test_install_into_a_root_dir_for_real(tmp_path):
         st = (image / d).stat()
         assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (uid, gid, 0o750)
     assert (image / "etc/systemd/system/assistant.service").read_text() == UNIT.read_text()
+    assert (image / "opt/assistant/README.md").read_text() == (ROOT / "README.md").read_text()  # Documentation=
     link = image / "etc/systemd/system/multi-user.target.wants/assistant.service"
     assert os.readlink(link) == "/etc/systemd/system/assistant.service"
     venv = image / "opt/assistant/venv"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -62,8 +63,7 @@ def microphone(config: Config) -> Result:
         return Result.fail("no microphone to listen to", NO_DEVICE_FIX)
     sd = import_sounddevice()
     try:
-        data = sd.rec(int(LISTEN_S * SAMPLE_RATE), samplerate=SAMPLE_RATE, channels=1, dtype="int16",
-                      device=mic.index, blocking=True)[:, 0]
+        data = _record(sd, mic)
     except Exception as err:
         return Result.fail(f"cannot record from {mic.name}: {err}".splitlines()[0],
                            "is another program using it? try 'arecord -D plughw:CARD=... -d 1 /dev/null'")
@@ -82,10 +82,37 @@ def speaker(config: Config) -> Result:
     if out is None:
         return Result.fail("no speaker to play on", NO_DEVICE_FIX)
     sd = import_sounddevice()
-    chunk = tone(660.0, 300, level=0.05)
     try:
-        sd.play(chunk.samples, samplerate=chunk.sample_rate, device=out.index, blocking=True)
+        _play(sd, out)
     except Exception as err:
         return Result.fail(f"cannot play on {out.name}: {err}".splitlines()[0],
                            "check 'aplay -l' and 'speaker-test -c 2'; set audio.output_device")
     return Result.ok(f"played a short tone on {out.name} (did you hear it?)")
+
+
+def _rates(device: AudioDevice) -> list[int]:
+    """16 kHz first; the device's own rate when it cannot do 16 kHz (raw ``hw:`` devices)."""
+    own = int(device.default_samplerate)
+    return [SAMPLE_RATE] + ([own] if own and own != SAMPLE_RATE else [])
+
+
+def _record(sd: Any, device: AudioDevice) -> np.ndarray:
+    for i, rate in enumerate(_rates(device)):
+        try:
+            data = sd.rec(int(LISTEN_S * rate), samplerate=rate, channels=1, dtype="int16", device=device.index, blocking=True)
+            return np.asarray(data)[:, 0]
+        except sd.PortAudioError:
+            if i == len(_rates(device)) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _play(sd: Any, device: AudioDevice) -> None:
+    for i, rate in enumerate(_rates(device)):
+        chunk = tone(660.0, 300, level=0.05, rate=rate)
+        try:
+            sd.play(chunk.samples, samplerate=rate, device=device.index, blocking=True)
+            return
+        except sd.PortAudioError:
+            if i == len(_rates(device)) - 1:
+                raise

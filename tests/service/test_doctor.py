@@ -204,3 +204,28 @@ def test_remote_tiers_against_a_real_http_server():
         assert tiers(RemoteTierConfig(url=url), privacy="off").status == "skip"
     finally:
         server.shutdown()
+
+
+def test_stage_plugin_checks_are_discovered_and_adapted():
+    from assistant.service.checks import builtin_checks, default_checks, plugin_checks
+
+    checks = plugin_checks([("audio", "tests.service.plugin_checks_example"), ("engine", "assistant.no_such_stage.doctor"),
+                            ("mqtt", "tests.service.no_such_module")])
+    assert [(c.name, c.stage) for c in checks] == [("wake word", "audio"), ("devices", "audio"), ("odd", "audio")]
+    results = [o.result for o in run_checks(checks, Config())]
+    assert results[0] == Result.ok("fired on the test clip at 0.5")
+    assert results[1] == Result.warn("no devices discovered", "check mqtt.discovery_prefix")
+    assert results[2].status == "fail" and "unknown status 'maybe'" in results[2].detail
+    builtin = [c.name for c in builtin_checks()]
+    assert [c.name for c in default_checks() if c.name in builtin] == builtin  # plug-ins only add
+
+
+def test_a_broken_plugin_module_is_a_failing_check(tmp_path, monkeypatch):
+    (tmp_path / "broken_stage_doctor.py").write_text("import does_not_exist_anywhere\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from assistant.service.checks import plugin_checks
+
+    (check,) = plugin_checks([("engine", "broken_stage_doctor")])
+    result = check.run(Config())
+    assert check.name == "engine checks" and result.status == "fail"
+    assert "No module named 'does_not_exist_anywhere'" in result.detail

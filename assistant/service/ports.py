@@ -81,7 +81,9 @@ class Player(Protocol):
 
 @runtime_checkable
 class WakeDetector(Protocol):
-    """The wake word on every frame; ``gate(True)`` while the assistant speaks (barge-in only)."""
+    """The wake word, fed every frame. The loop calls ``gate(True)`` when the reply starts
+    playing and ``gate(False)`` when it ends: while gated the detector must not wake on the
+    assistant's own voice, and a ``True`` from ``detect`` then means barge-in."""
 
     def detect(self, frame: Samples) -> bool: ...
 
@@ -90,7 +92,9 @@ class WakeDetector(Protocol):
 
 @runtime_checkable
 class Announcer(Protocol):
-    """The assistant's status on MQTT; ``muted`` is set from MQTT to ignore the wake word."""
+    """The assistant's status on MQTT; ``muted`` is set from MQTT to ignore the wake word.
+
+    Called from the main (audio) loop: ``set_status`` must only queue the publish, never wait."""
 
     def set_status(self, status: str) -> None: ...
 
@@ -104,13 +108,17 @@ TimingSink = Callable[[str, float], None]
 
 @runtime_checkable
 class Timed(Protocol):
-    """A stage that reports its own moments (engine: features, encoder, prefill; bus: puback, state_echo)."""
+    """A stage that reports its own moments (engine: features, encoder, prefill; bus: puback, state_echo).
+
+    The service sets the sink before a turn and clears it (``None``) after the turn's commands
+    finished; the sink is thread-safe and keeps the first moment of each stage."""
 
     def set_timing_sink(self, sink: TimingSink | None) -> None: ...
 
 
 LatencyPublisher = Callable[[dict[str, Any]], None]
-"""Publishes one finished latency record (the MQTT stage's sensor)."""
+"""Publishes one finished latency record (the MQTT stage's sensor); called from the main loop,
+so it must only queue the message (paho's ``publish`` does), never wait for the broker."""
 
 
 class NullAnnouncer:

@@ -35,10 +35,10 @@ class StopOnSignal:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # After a signal the deadline timer stays armed: it also covers the interpreter's exit
+        # (a stage's non-daemon thread that never ends). Without a signal there is no timer.
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
-        if self._timer is not None:
-            self._timer.cancel()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None:

@@ -5,6 +5,7 @@
 MODE ``thinking``: a turn whose model step never returns (like a long ONNX Runtime run).
 MODE ``speaking``: a turn whose reply plays until stopped.
 MODE ``stall``: audio flows for half a second, then the capture hangs.
+MODE ``stuck-thread``: like ``thinking``, plus a stage's non-daemon thread that never ends.
 It prints ``status <status>`` and ``stalled`` lines on stdout as they happen. Notifications
 go to ``$NOTIFY_SOCKET`` through the real ``Notifier``, exactly as under systemd.
 """
@@ -12,6 +13,7 @@ go to ``$NOTIFY_SOCKET`` through the real ``Notifier``, exactly as under systemd
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from assistant.config import Config
@@ -50,6 +52,9 @@ def main(mode: str, state: str) -> int:
     player = FakePlayer()
     steps: list = [("pace", 5), WAKE, *speech(20), *QUIET_FRAMES, ("pace", 100000)]
     responses: list = [[TextDelta("Thinking hard.")]]
+    if mode == "stuck-thread":
+        threading.Thread(target=time.sleep, args=(60,), name="stuck-stage-thread").start()
+        mode = "thinking"
     if mode == "thinking":
         responses = [[lambda: time.sleep(60), TextDelta("Never said.")]]
     elif mode == "speaking":

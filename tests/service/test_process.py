@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from assistant.service.signals import HARD_EXIT_CODE
+
 from ..conftest import ROOT
 from .notify_socket import NotifySocket
 
@@ -56,10 +58,25 @@ def test_sigterm_during_a_turn_exits_cleanly_in_time(tmp_path, mode):
             raise
         took = time.monotonic() - sent
         stderr = proc.stderr.read() if proc.stderr else ""
-        assert proc.returncode == 0, stderr  # 0: the clean path, not the hard-exit safety net (70)
+        assert proc.returncode == 0, stderr  # 0: the clean path, not the hard-exit safety net
         assert took < SHUTDOWN_LIMIT_S, f"shutdown took {took:.2f} s"
         assert "SIGTERM: shutting down" in stderr and "Traceback" not in stderr
         assert notify.wait_for("STOPPING=1", 2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+
+
+def test_a_thread_that_never_ends_cannot_keep_the_process_alive(tmp_path):
+    """The safety net: after SIGTERM the process ends at the deadline even if a stage's thread hangs."""
+    notify = NotifySocket(tmp_path)
+    proc = start("stuck-thread", tmp_path, notify)
+    try:
+        wait_line(proc, "status thinking")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == HARD_EXIT_CODE
+        assert "shutdown did not finish in time" in (proc.stderr.read() if proc.stderr else "")
     finally:
         if proc.poll() is None:
             proc.kill()

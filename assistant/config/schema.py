@@ -138,6 +138,10 @@ class ServiceConfig:
     follow_up_s: float = opt(5.0, "Listen again without the wake word for this long after a reply", range=(0.0, 60.0))
     hardware_profile: str = opt("auto", "Hardware profile name from hardware/ ('auto' = detect)")
     latency_records: int = opt(200, "Per-turn latency records kept in memory", range=(1, 100000))
+    latency_file_records: int = opt(1000, "Per-turn latency records kept in <state_dir>/latency.jsonl", range=(1, 1000000))
+    turn_timeout_s: float = opt(180.0, "A turn still running after this long is abandoned (and, if stuck, the watchdog fires)",
+                                range=(10.0, 3600.0))
+    history_turns: int = opt(2, "Earlier turns of a conversation sent to the model again in a follow-up", range=(0, 20))
 
 
 @dataclass(frozen=True)

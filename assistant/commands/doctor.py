@@ -1,0 +1,36 @@
+"""``assistant doctor``: check everything the assistant needs, and say how to fix what is wrong."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from assistant.config import Config, load_config
+from assistant.errors import ConfigError
+from assistant.service.checks import default_checks
+from assistant.service.doctor import Check, Result, report
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("doctor", help="check microphone, speaker, model, broker, tiers and the machine")
+    parser.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    parser.set_defaults(func=_doctor)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    checks = default_checks()
+    names = {c.name for c in checks}
+    if args.only and not set(args.only) <= names:
+        unknown = ", ".join(sorted(set(args.only) - names))
+        raise ConfigError("--only", "", f"unknown check {unknown} (checks: {', '.join(c.name for c in checks)})")
+    try:
+        config = load_config(args.config)
+        config_check = Check("config", lambda c: Result.ok(f"{c.source} is valid"))
+    except ConfigError as err:
+        config, problem = Config(), str(err)
+        config_check = Check("config", lambda c: Result.fail(problem + " (checking the rest with the defaults)",
+                                                             "correct it; 'assistant config check' shows the first problem"))
+    return report([config_check, *checks], config, sys.stdout, as_json=args.json,
+                  only=set(args.only) | {"config"} if args.only else None)

@@ -1,0 +1,318 @@
+"""The conversation loop: idle → wake → listening → thinking → speaking → follow-up → idle.
+
+The main thread runs :meth:`Assistant.run`: it takes every audio frame, feeds the wake
+word and the endpointer, pings the watchdog, and changes state. Turns run on the engine
+thread (utterance queue of 1); tool calls on the actions thread; audio on the player's
+thread. Those threads report back through a control queue that the main loop drains once
+per frame, so all state changes happen on one thread. Stream time (seconds of audio
+seen) drives the follow-up window; the monotonic clock drives latency records.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from assistant.config.schema import ServiceConfig
+from assistant.logs import RateLimitedLog
+from assistant.protocols import SAMPLE_RATE, AudioSource, Message, Samples
+from assistant.service.latency import LatencyLog, LatencyRecord
+from assistant.service.ports import Announcer, Endpointer, WakeDetector, event_kind
+from assistant.service.sdnotify import WatchdogPinger
+from assistant.service.tones import no_speech_tone
+from assistant.service.turn import Stages, Turn, TurnResult
+
+log = logging.getLogger("assistant.loop")
+
+IDLE, LISTENING, FOLLOW_UP, THINKING, SPEAKING = "idle", "listening", "follow_up", "thinking", "speaking"
+STATUS = {IDLE: "idle", LISTENING: "listening", FOLLOW_UP: "listening", THINKING: "thinking", SPEAKING: "speaking"}
+DRAIN_TIMEOUT_S = 600.0
+CONTROL_QUEUE = 64  # a few events per turn; never full in practice
+
+
+@dataclass
+class Listening:
+    """Where the current listening phase stands."""
+
+    record: LatencyRecord
+    follow_up_until: float | None = None  # stream time; None after a wake word
+    speech_started: bool = False
+
+
+class Assistant:
+    """Owns the loop and its threads. ``run`` on the main thread; ``stop`` from anywhere."""
+
+    def __init__(
+        self,
+        source: AudioSource,
+        detector: WakeDetector,
+        endpointer: Endpointer,
+        stages: Stages,
+        announcer: Announcer,
+        latency: LatencyLog,
+        settings: ServiceConfig,
+        pinger: WatchdogPinger | None = None,
+        on_first_frame: Callable[[], None] = lambda: None,
+        on_turn: Callable[[Turn, TurnResult], None] = lambda turn, result: None,
+    ) -> None:
+        self.source, self.detector, self.endpointer = source, detector, endpointer
+        self.stages, self.announcer, self.latency = stages, announcer, latency
+        self.settings = settings
+        self.pinger = pinger
+        self._on_first_frame = on_first_frame
+        self.on_turn = on_turn
+        self.state = IDLE
+        self.stream_t = 0.0
+        self.frames = 0
+        self.history: list[list[Message]] = []
+        self.turn: Turn | None = None
+        self.listening: Listening | None = None
+        self.stopping = threading.Event()
+        self.transitions: list[str] = [IDLE]
+        self._frame_mono = time.monotonic()
+        self._ids = itertools.count(1)
+        self._control: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=CONTROL_QUEUE)
+        self._turns: queue.Queue[Turn | None] = queue.Queue(maxsize=1)
+        self._worker = threading.Thread(target=self._engine_thread, name="engine", daemon=True)
+        self._announce_errors = RateLimitedLog(log)
+        self._closed = False
+        self._busy_since: float | None = None  # when the engine thread took its current turn
+
+    # ---- public -------------------------------------------------------------------------
+    def run(self) -> None:
+        """Consume audio until the source ends or ``stop`` is called, then shut down."""
+        self._worker.start()
+        self._announce(IDLE)
+        try:
+            for frame in self.source.frames():
+                if self.stopping.is_set():
+                    break
+                self.on_frame(frame)
+            if not self.stopping.is_set():
+                self._drain()
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        """Ask the loop to end (signal handlers call this); safe from any thread."""
+        self.stopping.set()
+        if self.turn is not None:
+            self.turn.cancel()
+        try:
+            self.source.close()
+        except Exception as err:
+            log.debug("closing the audio source: %s", err)
+
+    def trigger(self) -> None:
+        """Start listening as if the wake word was heard (push-to-talk, ``run --wav --no-wake``)."""
+        self._post("listen", None)
+
+    # ---- per frame ----------------------------------------------------------------------
+    def on_frame(self, frame: Samples) -> None:
+        self._frame_mono = time.monotonic()
+        if self.frames == 0:
+            self._on_first_frame()
+        self.frames += 1
+        self.stream_t += len(frame) / SAMPLE_RATE
+        self._drain_control()
+        if not self._engine_stuck() and self.pinger is not None:
+            self.pinger.tick(self._frame_mono)
+        heard = self.detector.detect(frame)
+        if heard and self.state == IDLE and not self._muted():
+            log.info("wake word")
+            self._listen(wake=True)
+        elif heard and self.state in (THINKING, SPEAKING):
+            self._barge_in()
+        elif self.state in (LISTENING, FOLLOW_UP):
+            self._feed_endpointer(frame)
+
+    def _engine_stuck(self) -> bool:
+        """A turn past ``service.turn_timeout_s``: abandon it; while the engine thread stays stuck,
+        withhold the watchdog so systemd restarts the service."""
+        since = self._busy_since
+        if since is None or self._frame_mono - since <= self.settings.turn_timeout_s:
+            return False
+        if self.turn is not None:
+            log.error("turn %d is still running after %g s: abandoning it", self.turn.id, self.settings.turn_timeout_s)
+            self.turn.cancel()
+            self.stages.player.stop()
+            self.detector.gate(False)
+            self.turn = None
+            self._to_idle()
+        return True
+
+    def _feed_endpointer(self, frame: Samples) -> None:
+        listening = self.listening
+        assert listening is not None
+        event = self.endpointer.feed(frame)
+        kind = event_kind(event) if event is not None else ""
+        if kind == "SpeechStart":
+            listening.speech_started = True
+            listening.record.mark("speech_start", self._mono(event.t))
+        elif kind == "Utterance":
+            listening.record.mark("speech_start", self._mono(event.start_t))
+            listening.record.mark("speech_end", self._mono(event.end_t))
+            if event.capped:
+                log.info("utterance reached the length cap")
+            self._start_turn(event.samples, listening.record)
+        elif kind == "NoSpeech" or (
+            listening.follow_up_until is not None and not listening.speech_started and self.stream_t >= listening.follow_up_until
+        ):
+            if self.state == LISTENING:
+                log.info("no speech after the wake word")
+                self.stages.player.play(no_speech_tone())
+            self._to_idle()
+
+    # ---- transitions --------------------------------------------------------------------
+    def _listen(self, wake: bool, follow_up_s: float | None = None) -> None:
+        record = LatencyRecord(next(self._ids))
+        if wake:
+            record.mark("wake", self._frame_mono)
+        until = self.stream_t + follow_up_s if follow_up_s is not None else None
+        self.listening = Listening(record, follow_up_until=until)
+        self.endpointer.start(self.stream_t)
+        self._set_state(FOLLOW_UP if follow_up_s is not None else LISTENING)
+
+    def _start_turn(self, samples: Samples, record: LatencyRecord) -> None:
+        history = [m for turn in self.history for m in turn]
+        turn = Turn(record.turn, samples, history, self.stages, record, on_speaking=lambda: self._post("speaking", turn))
+        self.turn, self.listening = turn, None
+        self._set_state(THINKING)
+        try:
+            self._turns.put_nowait(turn)
+        except queue.Full:  # a stale, cancelled turn still waits: replace it
+            stale = self._turns.get_nowait()
+            if stale is not None:
+                self._post("done", (stale, TurnResult("cancelled")))
+            self._turns.put_nowait(turn)
+
+    def _barge_in(self) -> None:
+        log.info("wake word while %s: interrupting", self.state)
+        if self.turn is not None:
+            self.turn.cancel()
+        self.stages.player.stop()
+        self.detector.gate(False)
+        self.turn = None
+        self._listen(wake=True)
+
+    def _turn_done(self, turn: Turn, result: TurnResult) -> None:
+        turn.record.outcome = result.outcome
+        self.latency.finish(turn.record)
+        try:
+            self.on_turn(turn, result)
+        except Exception as err:
+            log.warning("turn callback failed: %s", err)
+        if result.messages and result.outcome == "ok":
+            self.history.append(result.messages)
+            del self.history[: max(0, len(self.history) - self.settings.history_turns)]
+        if turn is not self.turn:
+            return  # a turn interrupted by barge-in: the loop has moved on
+        self.turn = None
+        self.detector.gate(False)
+        if result.outcome == "ok" and self.settings.follow_up_s > 0:
+            self._listen(wake=False, follow_up_s=self.settings.follow_up_s)
+        else:
+            self._to_idle()
+
+    def _to_idle(self) -> None:
+        self.listening = None
+        if self.state != IDLE:
+            self.history.clear()
+        self._set_state(IDLE)
+
+    def _set_state(self, state: str) -> None:
+        if state == self.state:
+            return
+        log.debug("%s -> %s", self.state, state)
+        self.state = state
+        self.transitions.append(state)
+        if STATUS[state] != STATUS[self.transitions[-2]]:
+            self._announce(state)
+
+    def _announce(self, state: str) -> None:
+        try:
+            self.announcer.set_status(STATUS[state])
+        except Exception as err:
+            self._announce_errors.warning("cannot publish the status: %s", err)
+
+    def _muted(self) -> bool:
+        try:
+            return bool(self.announcer.muted)
+        except Exception:
+            return False
+
+    def _mono(self, t: float) -> float:
+        """Stream time to the monotonic clock, through the newest frame's arrival."""
+        return self._frame_mono - (self.stream_t - t)
+
+    # ---- threads ------------------------------------------------------------------------
+    def _post(self, kind: str, payload: object) -> None:
+        try:
+            self._control.put((kind, payload), timeout=1.0)
+        except queue.Full:
+            log.error("control queue full: dropping %s", kind)
+
+    def _drain_control(self) -> None:
+        while True:
+            try:
+                kind, payload = self._control.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "speaking" and payload is self.turn and self.state == THINKING:
+                self.detector.gate(True)
+                self._set_state(SPEAKING)
+            elif kind == "done":
+                done_turn, result = cast(tuple[Turn, TurnResult], payload)
+                self._turn_done(done_turn, result)
+            elif kind == "listen" and self.state in (IDLE, FOLLOW_UP):
+                self._listen(wake=True)
+
+    def _engine_thread(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                turn = self._turns.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if turn is None:
+                return
+            self._busy_since = time.monotonic()
+            try:
+                result = TurnResult("cancelled") if turn.cancelled.is_set() else turn.run()
+            except Exception as err:  # a stage failed outside the engine: never leave the loop "thinking"
+                log.error("turn %d failed: %s", turn.id, err or type(err).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+                turn.cancel()
+                result = TurnResult("failed")
+            self._busy_since = None
+            self._post("done", (turn, result))
+
+    def _drain(self) -> None:
+        """The audio ended (``run --wav``): let the current turn finish, then return."""
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            self._drain_control()
+            if self.state not in (THINKING, SPEAKING):
+                return
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        """Stop every thread; bounded, so SIGTERM exits well within 2 s."""
+        if self._closed:
+            return
+        self._closed = True
+        self.stopping.set()
+        if self.turn is not None:
+            self.turn.cancel()
+        for step in (self.stages.player.stop, lambda: self._worker.join(0.5) if self._worker.is_alive() else None,
+                     lambda: self.stages.actions.close(0.3), self.stages.player.close, self.source.close):
+            try:
+                step()
+            except Exception as err:
+                log.debug("during shutdown: %s", err)
+        self._drain_control()
+        self._announce(IDLE)

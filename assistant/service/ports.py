@@ -1,0 +1,130 @@
+"""The interfaces the service uses beyond ``assistant.protocols``, as Protocols.
+
+They mirror what the audio and MQTT stages implement (``assistant.audio.endpoint``,
+``assistant.audio.playback``, the wake-word detector and the MQTT announcer). The service
+depends only on these shapes, so the real stages plug in at wiring time without imports.
+
+Endpointer events are told apart by class name (``SpeechStart``, ``Utterance``,
+``NoSpeech``): ``SpeechStart`` and ``NoSpeech`` have the same fields, so a structural check
+cannot separate them, and the service may not import the audio stage's classes directly.
+The dataclasses below carry the same names and fields, for the service's own use and tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from assistant.protocols import AudioChunk, Samples
+
+
+@dataclass(frozen=True)
+class SpeechStart:
+    """Speech began at stream time ``t`` (seconds, the clock passed to ``Endpointer.start``)."""
+
+    t: float
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A complete utterance; ``capped`` when it hit the maximum length."""
+
+    samples: Samples
+    start_t: float
+    end_t: float
+    capped: bool
+
+
+@dataclass(frozen=True)
+class NoSpeech:
+    """No speech started within the no-speech timeout."""
+
+    t: float
+
+
+EndpointEvent = SpeechStart | Utterance | NoSpeech
+
+
+def event_kind(event: object) -> str:
+    """``"SpeechStart"``, ``"Utterance"`` or ``"NoSpeech"`` for any endpointer's event classes."""
+    return type(event).__name__
+
+
+@runtime_checkable
+class Endpointer(Protocol):
+    """Decides where an utterance starts and ends (``assistant.audio.endpoint.Endpointer``)."""
+
+    def start(self, t: float) -> None: ...
+
+    def feed(self, frame: Samples) -> Any: ...
+
+    @property
+    def active(self) -> bool: ...
+
+
+@runtime_checkable
+class Player(Protocol):
+    """Owns the playback thread (``assistant.audio.playback.Player``)."""
+
+    def play(self, chunks: Iterable[AudioChunk]) -> None: ...
+
+    def stop(self) -> None: ...
+
+    @property
+    def speaking(self) -> bool: ...
+
+    def wait(self, timeout: float) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class WakeDetector(Protocol):
+    """The wake word, fed every frame. The loop calls ``gate(True)`` when the reply starts
+    playing and ``gate(False)`` when it ends: while gated the detector must not wake on the
+    assistant's own voice, and a ``True`` from ``detect`` then means barge-in."""
+
+    def detect(self, frame: Samples) -> bool: ...
+
+    def gate(self, on: bool) -> None: ...
+
+
+@runtime_checkable
+class Announcer(Protocol):
+    """The assistant's status on MQTT; ``muted`` is set from MQTT to ignore the wake word.
+
+    Called from the main (audio) loop: ``set_status`` must only queue the publish, never wait."""
+
+    def set_status(self, status: str) -> None: ...
+
+    @property
+    def muted(self) -> bool: ...
+
+
+TimingSink = Callable[[str, float], None]
+"""``sink(stage, time.monotonic())``: a stage reports a moment of the current turn."""
+
+
+@runtime_checkable
+class Timed(Protocol):
+    """A stage that reports its own moments (engine: features, encoder, prefill; bus: puback, state_echo).
+
+    The service sets the sink before a turn and clears it (``None``) after the turn's commands
+    finished; the sink is thread-safe and keeps the first moment of each stage."""
+
+    def set_timing_sink(self, sink: TimingSink | None) -> None: ...
+
+
+LatencyPublisher = Callable[[dict[str, Any]], None]
+"""Publishes one finished latency record (the MQTT stage's sensor); called from the main loop,
+so it must only queue the message (paho's ``publish`` does), never wait for the broker."""
+
+
+class NullAnnouncer:
+    """No MQTT status: used when MQTT is disabled."""
+
+    muted = False
+
+    def set_status(self, status: str) -> None:
+        return None

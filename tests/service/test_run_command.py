@@ -1,0 +1,151 @@
+"""``assistant run`` and ``assistant stats`` as a user runs them, and WAV input with real espeak-ng speech."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import wave
+
+import numpy as np
+import pytest
+
+from assistant.commands.run import _feed_files
+from assistant.config import Config
+from assistant.config.schema import ServiceConfig
+from assistant.errors import AssistantError
+from assistant.protocols import SAMPLE_RATE, TextDelta, ToolCall
+from assistant.service.latency import LatencyLog, LatencyRecord
+from assistant.service.sdnotify import Notifier
+from assistant.service.wavsource import WavSource, read_wav
+from assistant.service.wiring import Parts, build_assistant
+
+from ..conftest import run_cli
+from .doubles import (
+    EnergyEndpointer,
+    FakeBus,
+    FakePlayer,
+    FakeTts,
+    MarkerDetector,
+    RecordingAnnouncer,
+    ScriptedEngine,
+)
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+
+
+def espeak(tmp_path, text: str, name: str):
+    path = tmp_path / name
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, capture_output=True)
+    return path
+
+
+def write_wav(path, data: np.ndarray, rate: int, width: int = 2, channels: int = 1):
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(data.tobytes())
+    return path
+
+
+@needs_espeak
+def test_read_wav_resamples_real_speech(tmp_path):
+    path = espeak(tmp_path, "Turn on the kitchen light", "speech.wav")
+    with wave.open(str(path)) as w:
+        native_rate, native_frames = w.getframerate(), w.getnframes()
+    samples = read_wav(path)
+    assert native_rate != SAMPLE_RATE
+    assert samples.dtype == np.int16
+    assert abs(len(samples) - native_frames * SAMPLE_RATE / native_rate) <= 1
+    assert np.abs(samples).max() > 3000
+
+
+def test_read_wav_mixes_stereo_and_converts_8_bit(tmp_path):
+    stereo = np.array([[1000, 3000], [-1000, -3000]] * 8000, dtype=np.int16)
+    assert list(read_wav(write_wav(tmp_path / "s.wav", stereo, 16000, channels=2))[:2]) == [2000, -2000]
+    eight = np.array([128, 255, 0] * 100, dtype=np.uint8)
+    assert list(read_wav(write_wav(tmp_path / "b.wav", eight, 16000, width=1))[:3]) == [0, 32512, -32768]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "file not found"), (b"RIFF....WAVEjunk", "not a PCM WAV file"), (b"hello", "not a PCM WAV file")],
+)
+def test_read_wav_errors_are_one_line(tmp_path, content, problem):
+    path = tmp_path / "x.wav"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(AssistantError, match=problem) as info:
+        read_wav(path)
+    assert "\n" not in str(info.value)
+
+
+def test_wav_source_frames_each_file_after_the_loop_is_ready(tmp_path):
+    a = write_wav(tmp_path / "a.wav", np.full(250, 7, dtype=np.int16), 16000)
+    ready = iter([False, False, True, True])
+    started = []
+    source = WavSource([a, a], block_ms=10, gap_s=0.1, ready=lambda: next(ready, True), on_file_start=started.append)
+    frames = list(source.frames())
+    assert all(len(f) == 160 for f in frames)
+    # 2 waiting frames, then per file: 250 samples + 1600 silence = 1850 -> 12 frames
+    assert len(frames) == 2 + 12 + 12
+    assert started == [a, a]
+    assert int(frames[2][0]) == 7 and int(frames[3][89]) == 7 and int(frames[3][90]) == 0
+
+
+@needs_espeak
+def test_run_wav_pipeline_with_real_speech_files(tmp_path, capsys):
+    """The ``run --wav --no-wake`` wiring: one espeak-ng file per turn, each printed as a JSON line."""
+    files = [espeak(tmp_path, "Turn on the kitchen light", "1.wav"), espeak(tmp_path, "What time is it", "2.wav")]
+    source = WavSource(files, block_ms=10, gap_s=0.6, realtime=False)
+    engine = ScriptedEngine([[ToolCall("light_turn_on", {"area": "kitchen"}), TextDelta("Done.")], [TextDelta("Noon.")]])
+    parts = Parts(source, MarkerDetector(), EnergyEndpointer(end_frames=30, timeout_frames=300), engine, FakeBus(),
+                  FakeTts(), FakePlayer(), RecordingAnnouncer())
+    config = Config(service=ServiceConfig(state_dir=str(tmp_path), follow_up_s=0.0))
+    assistant = build_assistant(config, parts, notifier=Notifier(environ={}))
+    _feed_files(assistant, source, no_wake=True)
+    assistant.run()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(t["outcome"], t["spoken"]) for t in lines] == [("ok", ["Done.", "The kitchen light is on."]), ("ok", ["Noon."])]
+    assert lines[0]["actions"] == [{"tool": "light_turn_on", "arguments": {"area": "kitchen"},
+                                    "result": "The kitchen light is on.", "failed": False}]
+    utterance = engine.calls[0][0][-1].audio
+    assert utterance is not None and len(utterance) > SAMPLE_RATE // 2  # the spoken words reached the engine
+
+
+def test_run_wav_missing_file_is_one_line(tmp_path, clean_home):
+    result = run_cli("run", "--wav", str(tmp_path / "nope.wav"), env={"HOME": str(clean_home)})
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"assistant: error: {tmp_path / 'nope.wav'}: file not found"
+
+
+def test_run_no_wake_needs_wav(clean_home):
+    result = run_cli("run", "--no-wake", env={"HOME": str(clean_home)})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "assistant: error: --no-wake and --fast need --wav"
+
+
+def test_stats_prints_percentiles_from_the_state_dir(tmp_path, clean_home):
+    state = tmp_path / "state"
+    log = LatencyLog(state / "latency.jsonl")
+    for i in range(1, 21):
+        r = LatencyRecord(i)
+        r.mark("speech_end", 10.0)
+        r.mark("first_token", 10.0 + i / 100)
+        log.finish(r)
+    env = {"HOME": str(clean_home), "ASSISTANT_SERVICE__STATE_DIR": str(state)}
+    result = run_cli("stats", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "20 turns (ok 20)" in result.stdout
+    assert any(line.split()[:3] == ["first_token", "speech_end", "20"] for line in result.stdout.splitlines())
+    data = json.loads(run_cli("stats", "--json", "--last", "10", env=env).stdout)
+    assert data["turns"] == 10
+    assert data["stages"]["first_token"]["p50_ms"] == pytest.approx(155.0)
+
+
+def test_stats_without_records_says_so(tmp_path, clean_home):
+    env = {"HOME": str(clean_home), "ASSISTANT_SERVICE__STATE_DIR": str(tmp_path)}
+    result = run_cli("stats", env=env)
+    assert result.returncode == 0
+    assert "No latency records yet" in result.stdout

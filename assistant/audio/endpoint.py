@@ -4,8 +4,10 @@ Times are seconds on the source's timeline: the time at the *end* of the last fr
 ``start(t)`` says "now is t, begin listening"; every later frame advances the clock by its
 length. Frames fed while not listening only fill the pre-roll buffer.
 
-An utterance's ``samples`` run from ``start_t - pre_roll`` to ``end_t`` plus a short tail of
-the trailing silence (at most 200 ms), and never exceed ``max_speech_s``.
+``SpeechStart`` comes once speech has lasted ``min_speech_ms`` (its ``t`` is when it began),
+so clicks and coughs make no event at all. An utterance's ``samples`` run from
+``start_t - pre_roll`` to ``end_t`` plus a short tail of the trailing silence (at most
+200 ms), and never exceed ``max_speech_s``.
 """
 
 from __future__ import annotations
@@ -128,35 +130,45 @@ class Endpointer:
             return False
         return sum(v for _, v in window) >= math.ceil(START_FILL * self._start_frames) and window[0][1]
 
-    def _begin(self) -> SpeechStart:
+    def _begin(self) -> SpeechStart | None:
         frames = list(self._history)
         first = len(frames) - self._start_frames  # the window opens on a voiced frame
         self._speech = [f for f, _ in frames[max(0, first - self._pre_frames) :]]
+        self._speech_len = sum(len(f) for f in self._speech)
         self._start_t = self._t - self._start_frames * self._frame_s
         self._last_voiced_t = self._t if frames[-1][1] else self._t - self._frame_s
         self._silent = 0 if frames[-1][1] else 1
         self._speaking = True
+        self._announced = False
+        return self._announce()
+
+    def _announce(self) -> SpeechStart | None:
+        """SpeechStart once the speech has lasted min_speech_ms, so a click makes no event at all."""
+        if self._announced or self._last_voiced_t - self._hangover_s - self._start_t < self.config.min_speech_ms / 1000 - 1e-9:
+            return None
+        self._announced = True
         return SpeechStart(self._start_t)
 
     # -- in speech ------------------------------------------------------------------------
 
-    def _continue(self, frame: Samples, voiced: bool) -> Utterance | None:
+    def _continue(self, frame: Samples, voiced: bool) -> EndpointEvent | None:
         self._speech.append(frame)
+        self._speech_len += len(frame)
         if voiced:
             self._last_voiced_t = self._t
             self._silent = 0
         else:
             self._silent += 1
-        if sum(len(f) for f in self._speech) >= self._max_samples:
+        if self._speech_len >= self._max_samples:
             return self._finish(self._t, capped=True)
         if self._silent >= self._end_frames:
-            if self._last_voiced_t - self._hangover_s - self._start_t < self.config.min_speech_ms / 1000 - 1e-9:
+            if not self._announced:
                 self._speaking = False  # a click or cough: keep waiting, keep the audio for pre-roll
                 self._history = deque(((f, False) for f in self._speech), maxlen=self._history.maxlen)
                 self._speech = []
                 return None
             return self._finish(self._last_voiced_t - self._hangover_s, capped=False)
-        return None
+        return self._announce()
 
     def _finish(self, end_t: float, capped: bool) -> Utterance:
         audio = np.concatenate(self._speech)

@@ -14,6 +14,9 @@ from assistant.protocols import SAMPLE_RATE, Samples
 WEBRTC_FRAME = SAMPLE_RATE // 100  # webrtcvad decides on 10, 20 or 30 ms; we feed 10 ms pieces
 SILERO_CHUNK = 512  # Silero v5+ at 16 kHz: 32 ms per decision
 SILERO_CONTEXT = 64  # samples of the previous chunk the model sees in front of each chunk
+# Silero's probability falls a while after speech ends: 0.11 s median, 0.17-0.19 s p95 on
+# espeak-ng speech in white/pink/recorded noise at 5-30 dB SNR (docs/BENCHMARKS.md).
+SILERO_HANGOVER_S = 0.13
 
 
 # webrtcvad keeps saying "speech" for a while after speech ends (its "overhang", in 10 ms
@@ -76,6 +79,7 @@ class SileroVad:
         except Exception as err:  # onnxruntime raises several private exception types
             raise AssistantError(f"{path}: not a Silero VAD model ({str(err).splitlines()[0]})") from None
         self.threshold = threshold
+        self.hangover_s = SILERO_HANGOVER_S
         self._off = max(0.01, threshold - 0.15)
         self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
         self.reset()

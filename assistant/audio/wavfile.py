@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import time
 import wave
 from collections.abc import Callable, Iterator
@@ -13,32 +14,66 @@ from assistant.audio.resample import Reframer, resample, to_mono_int16
 from assistant.errors import AssistantError
 from assistant.protocols import SAMPLE_RATE, Samples
 
-_DTYPES = {1: np.uint8, 2: np.int16, 4: np.int32}
+PCM, FLOAT, EXTENSIBLE = 1, 3, 0xFFFE
+
+
+def _chunks(data: bytes) -> dict[bytes, bytes]:
+    """The chunks of a RIFF/WAVE file by id (the first of each)."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise ValueError("no RIFF/WAVE header")
+    found: dict[bytes, bytes] = {}
+    pos = 12
+    while pos + 8 <= len(data):
+        kind, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        found.setdefault(kind, data[pos + 8 : pos + 8 + size])
+        pos += 8 + size + (size & 1)
+    if b"fmt " not in found or b"data" not in found:
+        raise ValueError("no fmt or data chunk")
+    return found
+
+
+def _decode(fmt: bytes, raw: bytes) -> tuple[np.ndarray, int, int]:
+    """Samples as int32-scaled-to-int16 or float, the channel count and the rate."""
+    tag, channels, rate = struct.unpack("<HHI", fmt[:8])
+    bits = struct.unpack("<H", fmt[14:16])[0]
+    if tag == EXTENSIBLE and len(fmt) >= 26:
+        tag = struct.unpack("<H", fmt[24:26])[0]  # the sub-format GUID starts with the real tag
+    width = bits // 8
+    usable = len(raw) // (width * channels) * width * channels
+    raw = raw[:usable]
+    if tag == FLOAT and width in (4, 8):
+        return np.frombuffer(raw, dtype=np.float32 if width == 4 else np.float64), channels, rate
+    if tag != PCM:
+        raise ValueError(f"unsupported encoding (format tag {tag})")
+    if width == 1:
+        return (np.frombuffer(raw, dtype=np.uint8).astype(np.int32) - 128) << 8, channels, rate
+    if width == 2:
+        return np.frombuffer(raw, dtype=np.int16), channels, rate
+    if width == 3:
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        return ((b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)) >> 16, channels, rate
+    if width == 4:
+        return np.frombuffer(raw, dtype=np.int32) >> 16, channels, rate
+    raise ValueError(f"unsupported sample width of {bits} bits")
 
 
 def read_wav(path: str | Path) -> tuple[Samples, int]:
-    """Mono int16 samples of a PCM WAV file and its sample rate (channels are averaged)."""
+    """Mono int16 samples of a WAV file (PCM 8/16/24/32-bit or float) and its rate; channels are averaged."""
     try:
-        with wave.open(str(path), "rb") as wav:
-            width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
-            raw = wav.readframes(wav.getnframes())
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise AssistantError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise AssistantError(f"{path}: is a directory, not a WAV file") from None
-    except (wave.Error, EOFError) as err:
-        raise AssistantError(f"{path}: not a PCM WAV file ({err}); convert it with: sox IN -b 16 OUT.wav") from None
     except OSError as err:
         raise AssistantError(f"{path}: cannot read: {err.strerror}") from None
-    if width == 3:
-        data = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
-        as32 = (data[:, 0].astype(np.int32) << 8) | (data[:, 1].astype(np.int32) << 16) | (data[:, 2].astype(np.int32) << 24)
-        samples = as32 >> 16
-    elif width in _DTYPES:
-        samples = np.frombuffer(raw, dtype=_DTYPES[width]).astype(np.int32)
-        samples = (samples - 128) << 8 if width == 1 else samples >> 16 if width == 4 else samples
-    else:
-        raise AssistantError(f"{path}: unsupported sample width of {width} bytes")
+    try:
+        chunks = _chunks(data)
+        samples, channels, rate = _decode(chunks[b"fmt "], chunks[b"data"])
+    except (ValueError, struct.error) as err:
+        raise AssistantError(f"{path}: not a usable WAV file ({err}); convert it with: sox IN -b 16 OUT.wav") from None
+    if channels < 1 or rate < 1:
+        raise AssistantError(f"{path}: not a usable WAV file ({channels} channels at {rate} Hz)")
     return to_mono_int16(samples.reshape(-1, channels)), rate
 
 

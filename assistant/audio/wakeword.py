@@ -29,18 +29,23 @@ class MicroWakeWordModel:
         self._model = MicroWakeWord.from_builtin(Model(name))
         self._features = MicroWakeWordFeatures()
         self._score = 0.0
+        self._pending = 0  # feature windows given since the model last ran
 
     def predict(self, frame: Samples) -> float:
         for features in self._features.process_streaming(np.ascontiguousarray(frame, dtype=np.int16).tobytes()):
             prob = self._model.process_streaming_prob(features)
-            if prob is not None:
+            # The model runs once per ``stride`` windows and answers 0.0 in between: keep the last real score.
+            self._pending += 1
+            if prob is not None and self._pending >= self._model.stride:
                 self._score = float(prob)
+                self._pending = 0
         return self._score
 
     def reset(self) -> None:
         self._features.reset()
         self._model.reset()
         self._score = 0.0
+        self._pending = 0
 
 
 class OpenWakeWordModel:

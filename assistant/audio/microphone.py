@@ -119,6 +119,7 @@ class MicrophoneSource:
             self._report_losses()
             samples = self._resampler.process(to_mono_int16(block))
             yield from self._reframer.push(samples)
+        self.status = "closed"
 
     def _check_alive(self) -> None:
         silent_for = time.monotonic() - self._last_data
@@ -128,6 +129,8 @@ class MicrophoneSource:
             self._lose(f"no audio for {silent_for:.1f} s")
 
     def _lose(self, why: str) -> None:
+        if self._closed.is_set():
+            return
         log.warning("microphone %r: %s; reopening", self.device_name, why)
         self.status = f"reopening: {why}"
         self._close_stream()

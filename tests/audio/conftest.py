@@ -43,14 +43,16 @@ def frames_of(samples: Samples, n: int = 160) -> Iterator[Samples]:
         yield samples[i : i + n]
 
 
-def best_correlation(a: Samples, b: Samples, max_lag: int) -> float:
-    """Peak normalised cross-correlation of ``b`` inside ``a`` (``a`` the longer), over lags up to ``max_lag``."""
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    n = len(b64)
+def best_correlation(a: Samples, b: Samples) -> float:
+    """Peak normalised cross-correlation of ``b`` against ``a`` over every lag (either may lead)."""
+    b64 = b.astype(np.float64)
+    a64 = np.concatenate([np.zeros(len(b64)), a.astype(np.float64), np.zeros(len(b64))])
+    size = 1 << int(np.ceil(np.log2(len(a64) + len(b64))))
+    full = np.fft.irfft(np.fft.rfft(a64, size) * np.conj(np.fft.rfft(b64, size)), size)
+    corr = full[: len(a64) - len(b64) + 1]  # FFT cross-correlation: np.correlate is far too slow here
     best = 0.0
-    corr = np.correlate(a64[: max_lag + n], b64, mode="valid")
     for lag in np.argsort(corr)[-5:]:
-        seg = a64[lag : lag + n]
+        seg = a64[lag : lag + len(b64)]
         denom = np.linalg.norm(seg) * np.linalg.norm(b64)
         if denom:
             best = max(best, float(np.dot(seg, b64) / denom))

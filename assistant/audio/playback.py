@@ -17,7 +17,7 @@ from assistant.protocols import AudioChunk
 
 log = logging.getLogger("assistant.audio.playback")
 
-PIECE_S = 0.02  # written to PortAudio in pieces this long, so stop() takes effect at once
+PIECE_S = 0.02  # written in pieces this long, so stop() is seen at once (abort() drops the buffer)
 MAX_JOBS = 32  # utterances (usually sentences) waiting to be played
 
 
@@ -28,7 +28,7 @@ class Player:
     that the playback thread pulls from), so ``play`` never blocks on synthesis.
     """
 
-    def __init__(self, device: str = "", latency: str | float = "low") -> None:
+    def __init__(self, device: str = "", latency: float = 0.15) -> None:
         self._sd = import_sounddevice()
         self._device = find_device(device, "output")
         self._latency = latency
@@ -148,7 +148,7 @@ class Player:
 
 
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "approx", "prof", "jr", "sr"}
-_END = re.compile(r"""([.!?…]+["')\]]*|\n)(\s+|$)""")
+_END = re.compile(r"""([.!?…]+["')\]]*)(\s+|$)|\n""")
 
 
 class SentenceSplitter:
@@ -158,16 +158,17 @@ class SentenceSplitter:
         self._text = ""
 
     def push(self, delta: str) -> list[str]:
-        """Add text; returns the sentences it completed (a sentence ends at . ! ? or a newline + space)."""
+        """Add text; returns the sentences it completed (ended by . ! ? and a space, or a newline)."""
         self._text += delta
         out: list[str] = []
         start = 0
         for match in _END.finditer(self._text):
-            if match.end(2) == len(self._text) and not match.group(2):
+            punct = match.group(1)
+            if punct is not None and not match.group(2):
                 break  # punctuation at the very end: the next delta may continue it ("3." -> "3.5")
-            candidate = self._text[start : match.end(1)].strip()
-            last_word = candidate.rstrip(".").rsplit(maxsplit=1)[-1].casefold() if candidate else ""
-            if match.group(1).startswith(".") and (last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())):
+            end = match.end(1) if punct is not None else match.start()
+            candidate = self._text[start:end].strip()
+            if punct is not None and punct.startswith(".") and _abbreviation(candidate):
                 continue
             if candidate:
                 out.append(candidate)
@@ -179,6 +180,13 @@ class SentenceSplitter:
         """What is left at the end of the reply."""
         rest, self._text = self._text.strip(), ""
         return [rest] if rest else []
+
+
+def _abbreviation(candidate: str) -> bool:
+    """Whether ``candidate`` ends in an abbreviation or an initial ("Mr.", "J."), not a sentence."""
+    words = candidate.rstrip(".").rsplit(maxsplit=1)
+    last = words[-1].casefold() if words else ""
+    return last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha())
 
 
 def sentences(deltas: Iterable[str]) -> Iterator[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from assistant.audio.clips import espeak
 from assistant.audio.microphone import MicrophoneSource
 from assistant.audio.wavfile import write_wav
 from assistant.config.schema import AudioConfig
@@ -148,3 +149,30 @@ def test_a_slow_reader_drops_blocks_and_says_so(pulse, caplog):
         assert any("blocks dropped" in r.getMessage() for r in caplog.records)
     finally:
         source.close()
+
+
+@needs_espeak
+def test_listen_command_on_the_microphone(pulse, tmp_path):
+    """``assistant listen`` on the real capture path: a wake word and a command played into the sink."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    audio = np.concatenate([np.zeros(8000, np.int16), espeak("okay nabu", "en-us"), np.zeros(4800, np.int16),
+                            espeak("turn on the kitchen light", "en-us"), np.zeros(16000, np.int16)])
+    wav = tmp_path / "say.wav"
+    write_wav(wav, audio)
+    env = {**pulse.env, "PYTHONPATH": str(ROOT), "ASSISTANT_AUDIO__INPUT_DEVICE": "pulse"}
+    listen = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "listen", "--duration", "7"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    assert listen.stdout is not None
+    first = listen.stdout.readline()
+    assert "listening to microphone 'pulse' at 16000 Hz" in first
+    time.sleep(1.0)
+    pulse.play(wav).wait(timeout=30)
+    out, err = listen.communicate(timeout=30)
+    assert listen.returncode == 0, err
+    assert "WAKE okay_nabu" in out and out.count("utterance ") == 1, out

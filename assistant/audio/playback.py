@@ -94,10 +94,11 @@ class Player:
                 self.errors += 1
                 log.warning("playback failed: %s", err)
                 self._close_stream(drain=False)
-            with self._lock:
-                if self._jobs.empty():
-                    self._close_stream(drain=generation == self._generation)
-                    self._idle.set()
+            if self._jobs.empty():  # let the last buffer play out (abort if stopped), then release the device
+                self._close_stream(drain=generation == self._generation)
+                with self._lock:
+                    if self._jobs.empty():
+                        self._idle.set()
 
     def _play_job(self, generation: int, chunks: Iterable[AudioChunk]) -> None:
         for chunk in chunks:

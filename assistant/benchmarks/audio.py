@@ -92,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.quick:
         progress("comparing webrtcvad and Silero on noisy clips")
         report.add("vad_comparison", compare_vads(config.vad), label="VAD comparison")
+        progress("bundled wake words on espeak-ng voices, and false accepts on the idle audio")
+        report.add("wake_on_espeak_voices", wake_matrix(config.wakeword), label="wake word fires (voices)")
+        label = f"false accepts in {len(idle) // SAMPLE_RATE} s of idle audio"
+        report.add("wake_false_accepts", false_accepts(idle, config.wakeword), label=label)
     return report.emit(args.json)
 
 
@@ -159,6 +163,33 @@ def endpoint_delays(clips: list[Clip], vad_config: VadConfig) -> tuple[list[floa
             continue
         delays.append((result[1] - clip.speech_end_s + result[2]) * 1000)
     return delays, misses
+
+
+PHRASES = {"okay_nabu": "okay nabu", "hey_jarvis": "hey jarvis", "alexa": "alexa", "hey_mycroft": "hey mycroft"}
+
+
+def wake_matrix(wake_config: Any) -> dict[str, str]:
+    """Per bundled model: on how many espeak-ng voices (160 wpm, 20 dB white noise) it fires."""
+    result = {}
+    for model, phrase in PHRASES.items():
+        fired = []
+        for k, voice in enumerate((*VOICES, "en+f4")):
+            clip = place(espeak(phrase, voice), lead_s=1.0, trail_s=1.0, snr_db=20, noise_kind="white", seed=k)
+            detector = make_wakeword(dataclasses.replace(wake_config, model=model))
+            frames = (clip.samples[i * FRAME : (i + 1) * FRAME] for i in range(len(clip.samples) // FRAME))
+            if any(detector.detect(f) for f in frames):
+                fired.append(voice)
+        result[model] = f"{len(fired)}/{len(VOICES) + 1}: {' '.join(fired) or '-'}"
+    return result
+
+
+def false_accepts(idle: np.ndarray, wake_config: Any) -> dict[str, int]:
+    """Detections per bundled model on the idle audio (which holds no wake word)."""
+    counts = {}
+    for model in PHRASES:
+        detector = make_wakeword(dataclasses.replace(wake_config, model=model))
+        counts[model] = sum(detector.detect(idle[i * FRAME : (i + 1) * FRAME]) for i in range(len(idle) // FRAME))
+    return counts
 
 
 def compare_vads(vad_config: VadConfig) -> dict[str, dict[str, Any]]:

@@ -61,7 +61,12 @@ class MicrophoneSource:
     # -- opening --------------------------------------------------------------------------
 
     def _candidates(self, device: int | None) -> list[tuple[int, int]]:
-        info = self._sd.query_devices(device, "input")
+        try:
+            info = self._sd.query_devices(device, "input")
+        except (ValueError, self._sd.PortAudioError):
+            raise AssistantError(
+                "no default audio input device: plug in a microphone or set audio.input_device (see 'assistant devices')"
+            ) from None
         self.device_name = str(info["name"])
         native = int(info["default_samplerate"])
         rates = [self.config.capture_rate] if self.config.capture_rate else [SAMPLE_RATE, native]
@@ -74,20 +79,23 @@ class MicrophoneSource:
         errors = []
         for rate, channels in self._candidates(device):
             block = rate * self.config.block_ms // 1000
+            self._queue = queue.Queue(max(2, int(self.config.queue_seconds * rate / block)))
+            self._lost.clear()
+            stream = None
             try:
                 stream = sd.InputStream(
                     device=device, samplerate=rate, channels=channels, dtype="int16", blocksize=block,
                     latency=self.config.latency_s, callback=self._callback, finished_callback=self._lost.set,
                 )
+                stream.start()
             except sd.PortAudioError as err:
                 errors.append(f"{rate} Hz x{channels}: {err}")
+                if stream is not None:
+                    stream.close()
                 continue
-            self._queue = queue.Queue(max(2, int(self.config.queue_seconds * rate / block)))
-            self._lost.clear()
             self._resampler = Resampler(rate, SAMPLE_RATE)
             self._reframer = Reframer(self.frame_samples)
             self.capture_rate, self.channels = rate, channels
-            stream.start()
             self._stream = stream
             self._last_data = time.monotonic()
             self.status = "ok"

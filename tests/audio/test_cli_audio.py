@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from assistant.audio.clips import espeak
 from assistant.audio.wavfile import write_wav
@@ -72,3 +73,30 @@ def test_bench_audio_json_and_table(clean_home):
     table = run_cli("bench", "audio", "--quick", "--idle-seconds", "5", env={"HOME": str(clean_home)})
     assert table.returncode == 0 and "end of speech -> utterance, p95" in table.stdout
     assert "generating idle audio" in table.stderr  # progress goes to stderr
+
+
+def test_listen_microphone_errors_are_one_line(tmp_path, clean_home):
+    env = {"HOME": str(clean_home), "XDG_RUNTIME_DIR": str(tmp_path), "ASSISTANT_AUDIO__INPUT_DEVICE": "no-such-mic-xyz"}
+    result = run_cli("listen", "--duration", "1", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("assistant: error: no audio input device matching 'no-such-mic-xyz' (there are: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_listen_without_any_microphone(tmp_path, clean_home):
+    """Here (no sound card; no PulseAudio in this empty runtime dir) there is no input at all."""
+    import subprocess
+    import sys
+
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sounddevice as sd; print(sum(d['max_input_channels'] > 0 for d in sd.query_devices()))"],
+        env={"XDG_RUNTIME_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+    )
+    if probe.stdout.strip() != "0":
+        pytest.skip("this machine has a microphone")
+    result = run_cli("listen", "--duration", "1", env={"HOME": str(clean_home), "XDG_RUNTIME_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr == (
+        "assistant: error: no default audio input device: plug in a microphone or set audio.input_device "
+        "(see 'assistant devices')\n"
+    )

@@ -176,3 +176,24 @@ def test_listen_command_on_the_microphone(pulse, tmp_path):
     out, err = listen.communicate(timeout=30)
     assert listen.returncode == 0, err
     assert "WAKE okay_nabu" in out and out.count("utterance ") == 1, out
+
+
+def test_sound_server_restart_is_survived(pulse):
+    """The whole server goes away (like a USB microphone unplugged: the device vanishes and
+    PortAudio must re-scan to find it again) and comes back a few seconds later."""
+    source = MicrophoneSource(CONFIG)
+    recorder = Recorder(source)
+    try:
+        assert recorder.wait_for(lambda: len(recorder.frames) > 20, timeout=10)
+        pulse.stop()
+        assert recorder.wait_for(lambda: source.status.startswith("reopening"), timeout=10), source.status
+        assert recorder.wait_for(lambda: source.reopen_attempts >= 5, timeout=20)  # it re-scanned at least once
+        assert source.status.startswith("reopening")
+        pulse.start()
+        assert recorder.wait_for(lambda: source.status == "ok", timeout=30), source.status
+        start = len(recorder.frames)
+        assert recorder.wait_for(lambda: len(recorder.frames) > start + 50, timeout=10), "no audio after the restart"
+    finally:
+        recorder.stop()
+        if pulse.proc is None:
+            pulse.start()

@@ -55,6 +55,8 @@ class OpenWakeWordModel:
         self.path = Path(path).expanduser()
         if not self.path.is_file():
             raise AssistantError(f"wake word model not found: {self.path}")
+        if self.path.suffix not in (".tflite", ".onnx"):
+            raise AssistantError(f"{self.path}: an openWakeWord model must be a .tflite or .onnx file")
         try:
             from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
         except ImportError:
@@ -65,10 +67,8 @@ class OpenWakeWordModel:
         self._onnx: Any = None
         if self.path.suffix == ".tflite":
             self._tflite = OpenWakeWord.from_model(self.path)
-        elif self.path.suffix == ".onnx":
-            self._onnx = _OnnxHead(self.path)
         else:
-            raise AssistantError(f"{self.path}: an openWakeWord model must be a .tflite or .onnx file")
+            self._onnx = _OnnxHead(self.path)
         self._score = 0.0
 
     def predict(self, frame: Samples) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -18,6 +19,12 @@ from assistant.audio.clips import Clip, spoken_clip
 from assistant.protocols import SAMPLE_RATE, AudioSource, Samples
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+needs_silero = pytest.mark.skipif(
+    importlib.util.find_spec("silero_vad") is None, reason="silero-vad is not installed (pip install --no-deps silero-vad)"
+)
+needs_oww = pytest.mark.skipif(
+    importlib.util.find_spec("pyopen_wakeword") is None, reason="pyopen-wakeword is not installed (pip install pyopen-wakeword)"
+)
 
 
 @pytest.fixture(scope="session")

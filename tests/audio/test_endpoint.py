@@ -17,7 +17,7 @@ from assistant.audio.endpoint import Endpointer, NoSpeech, SpeechStart, Utteranc
 from assistant.audio.vad import SileroVad, WebRtcVad
 from assistant.config.schema import VadConfig
 
-from .conftest import frames_of, needs_espeak
+from .conftest import frames_of, needs_espeak, needs_silero
 
 COMMAND = "turn on the light in the kitchen please"
 START_TOL, END_TOL = 0.10, 0.15
@@ -66,6 +66,7 @@ def test_webrtc_endpoints_espeak_voices_in_white_noise(clip, voice):
 
 
 @needs_espeak
+@needs_silero
 @pytest.mark.parametrize(("noise_kind", "snr"), [("alsa", 10), ("pink", 5), ("white", 5)])
 def test_silero_endpoints_in_recorded_and_pink_noise(clip, noise_kind, snr):
     c = clip(COMMAND, "en-gb", lead_s=2.0, trail_s=1.5, snr_db=snr, noise_kind=noise_kind)
@@ -73,6 +74,7 @@ def test_silero_endpoints_in_recorded_and_pink_noise(clip, noise_kind, snr):
     check_endpoints(run(c.samples, config, SileroVad(), start_at=1.0), c, config)
 
 
+@needs_silero
 def test_recorded_human_speech_from_alsa_utils():
     """Two-word recordings with pauses of up to 400 ms between the words: one utterance each.
 
@@ -121,7 +123,7 @@ def test_hard_cap_of_30_seconds(clip):
     assert utt5.capped and len(utt5.samples) == 5 * 16000
 
 
-@pytest.mark.parametrize("vad_name", ["webrtc", "silero"])
+@pytest.mark.parametrize("vad_name", ["webrtc", pytest.param("silero", marks=needs_silero)])
 def test_no_speech_timeout_in_silence_and_in_noise(vad_name):
     rng = np.random.default_rng(3)
     quiet = (noise("white", 16000 * 10, rng) * 30).astype(np.int16)
@@ -132,6 +134,7 @@ def test_no_speech_timeout_in_silence_and_in_noise(vad_name):
     assert events[0][0].t == pytest.approx(4.0, abs=0.011)
 
 
+@needs_silero
 def test_recorded_noise_does_not_start_speech_with_silero():
     rng = np.random.default_rng(4)
     rec = (noise("alsa", 16000 * 8, rng) * 2000).astype(np.int16)
@@ -171,3 +174,14 @@ def test_one_event_per_frame_and_inactive_after_the_end():
         if isinstance(ep.feed(f), Utterance):
             break
     assert not ep.active
+
+
+def test_silero_model_errors_are_one_line(tmp_path):
+    from assistant.audio.factory import make_vad
+    from assistant.errors import AssistantError
+
+    with pytest.raises(AssistantError, match="Silero VAD model not found"):
+        make_vad(VadConfig(engine="silero", silero_model=str(tmp_path / "missing.onnx")))
+    (tmp_path / "junk.onnx").write_bytes(b"junk")
+    with pytest.raises(AssistantError, match="not a Silero VAD model"):
+        make_vad(VadConfig(engine="silero", silero_model=str(tmp_path / "junk.onnx")))

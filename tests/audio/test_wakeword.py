@@ -21,7 +21,7 @@ from assistant.audio.wakeword import Detector, MicroWakeWordModel, OpenWakeWordM
 from assistant.config.schema import WAKE_MODELS, WakeWordConfig
 from assistant.errors import AssistantError
 
-from .conftest import frames_of, needs_espeak
+from .conftest import frames_of, needs_espeak, needs_oww
 
 PHRASES = {"okay_nabu": "okay nabu", "hey_jarvis": "hey jarvis", "alexa": "alexa", "hey_mycroft": "hey mycroft"}
 FIRING_VOICE = {"okay_nabu": "en-us", "hey_jarvis": "en+f4", "alexa": "en-gb", "hey_mycroft": "en-gb-x-rp"}
@@ -120,6 +120,7 @@ def _oww_model(name: str) -> Path:
 
 
 @needs_espeak
+@needs_oww
 def test_user_openwakeword_tflite_model(clip, tmp_path):
     user_file = tmp_path / "my_hey_jarvis.tflite"
     user_file.write_bytes(_oww_model("hey_jarvis").read_bytes())
@@ -151,6 +152,7 @@ def _tiny_oww_onnx(path: Path, windows: int = 16, width: int = 96) -> None:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
+@needs_oww
 def test_user_openwakeword_onnx_model_runs_on_onnxruntime(tmp_path):
     pytest.importorskip("onnx")
     path = tmp_path / "tiny.onnx"
@@ -164,6 +166,9 @@ def test_user_openwakeword_onnx_model_runs_on_onnxruntime(tmp_path):
     _tiny_oww_onnx(bad, width=32)
     with pytest.raises(AssistantError, match="not an openWakeWord model"):
         load_wakeword(str(bad))
+    (tmp_path / "junk.onnx").write_bytes(b"junk")
+    with pytest.raises(AssistantError, match="cannot load ONNX model"):
+        load_wakeword(str(tmp_path / "junk.onnx"))
 
 
 def test_bad_model_names_and_files(tmp_path):
@@ -176,6 +181,3 @@ def test_bad_model_names_and_files(tmp_path):
     (tmp_path / "x.txt").write_text("x")
     with pytest.raises(AssistantError, match=r"must be a \.tflite or \.onnx"):
         load_wakeword(str(tmp_path / "x.txt"))
-    (tmp_path / "junk.onnx").write_bytes(b"junk")
-    with pytest.raises(AssistantError, match="cannot load ONNX model"):
-        load_wakeword(str(tmp_path / "junk.onnx"))

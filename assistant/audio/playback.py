@@ -13,7 +13,7 @@ import numpy as np
 
 from assistant.audio.devices import find_device, import_sounddevice
 from assistant.audio.resample import Resampler
-from assistant.protocols import AudioChunk
+from assistant.protocols import AudioChunk, Tts
 
 log = logging.getLogger("assistant.audio.playback")
 
@@ -28,8 +28,8 @@ class Player:
     that the playback thread pulls from), so ``play`` never blocks on synthesis.
     """
 
-    def __init__(self, device: str = "", latency: float = 0.15) -> None:
-        self._sd = import_sounddevice()
+    def __init__(self, device: str = "", latency: float = 0.15, sounddevice: Any = None) -> None:
+        self._sd = sounddevice or import_sounddevice()
         self._device = find_device(device, "output")
         self._latency = latency
         self._jobs: queue.Queue[tuple[int, Iterable[AudioChunk]] | None] = queue.Queue(MAX_JOBS)
@@ -196,3 +196,13 @@ def sentences(deltas: Iterable[str]) -> Iterator[str]:
     for delta in deltas:
         yield from splitter.push(delta)
     yield from splitter.flush()
+
+
+def speak(deltas: Iterable[str], tts: Tts, player: Player) -> int:
+    """Speak a streamed reply: each sentence is queued as soon as it is complete, so speech
+    starts with the first one while the rest is still being generated. Returns the count."""
+    count = 0
+    for sentence in sentences(deltas):
+        player.play(tts.synthesize(sentence))
+        count += 1
+    return count

@@ -11,7 +11,7 @@ import pytest
 
 from assistant.audio.clips import alsa_speech, espeak
 from assistant.audio.microphone import MicrophoneSource
-from assistant.audio.playback import Player, SentenceSplitter, sentences
+from assistant.audio.playback import Player, SentenceSplitter, sentences, speak
 from assistant.audio.resample import resample
 from assistant.audio.tts import EspeakTts
 from assistant.audio.wakeword import Detector, MicroWakeWordModel
@@ -151,6 +151,61 @@ def test_own_voice_does_not_wake_the_detector_when_gated(listening, player):
             break
         time.sleep(0.02)
     assert len(fired) > 100 and not any(fired)
+
+
+@needs_espeak
+def test_speech_starts_with_the_first_sentence_of_a_streamed_reply(listening, player):
+    """The reply generator refuses to go on until the player speaks: only a player that
+    starts on the first complete sentence lets it finish."""
+    waited_for_speech = []
+
+    def reply():
+        yield "The kitchen light "
+        yield "is on. And the"
+        waited_for_speech.append(listening.wait_for(lambda: player.speaking and player.played_s > 0.2, timeout=10))
+        yield " hall light is off."
+
+    assert speak(reply(), EspeakTts(), player) == 2
+    assert waited_for_speech == [True]
+    assert player.wait(timeout=20)
+
+
+class OnlyNativeRate:
+    """The real sounddevice module, except that output streams open only at the device's own
+    rate (as on many USB and HDMI outputs); a fake for that refusal alone."""
+
+    def __init__(self) -> None:
+        import sounddevice
+
+        self._sd = sounddevice
+        self.refused: list[int] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._sd, name)
+
+    def OutputStream(self, *args, **kwargs):
+        native = int(self._sd.query_devices(kwargs.get("device"), "output")["default_samplerate"])
+        if kwargs.get("samplerate") != native:
+            self.refused.append(kwargs.get("samplerate"))
+            raise self._sd.PortAudioError("Error opening OutputStream: Invalid sample rate [PaErrorCode -9997]")
+        return self._sd.OutputStream(*args, **kwargs)
+
+
+@needs_espeak
+def test_player_resamples_when_the_device_refuses_the_rate(listening, pulse):
+    sd = OnlyNativeRate()
+    player = Player("pulse", sounddevice=sd)
+    try:
+        chunks = list(EspeakTts().synthesize("The front door is locked."))
+        start = len(listening.frames)
+        player.play(chunks)
+        assert player.wait(timeout=20)
+        time.sleep(0.5)
+        assert sd.refused == [22050]
+        spoken = resample(np.concatenate([c.samples for c in chunks]), 22050)
+        assert best_correlation(listening.audio(start), spoken) > 0.8
+    finally:
+        player.close()
 
 
 def test_sentence_splitter():

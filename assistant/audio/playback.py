@@ -34,11 +34,13 @@ class Player:
         self._latency = latency
         self._jobs: queue.Queue[tuple[int, Iterable[AudioChunk]] | None] = queue.Queue(MAX_JOBS)
         self._generation = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # jobs and generation
+        self._stream_lock = threading.Lock()  # the output stream: opened, written, aborted
         self._idle = threading.Event()
         self._idle.set()
         self._stream: Any = None
-        self._stream_rate = 0
+        self._stream_rate = 0  # the device's rate
+        self._source_rate = 0  # the rate of the chunks it was opened for
         self._resampler: Resampler | None = None
         self.played_s = 0.0
         self.errors = 0
@@ -59,7 +61,7 @@ class Player:
                 log.warning("playback queue full: dropping speech")
 
     def stop(self) -> None:
-        """Silence now and drop everything queued."""
+        """Silence now (what PortAudio has buffered is dropped) and drop everything queued."""
         with self._lock:
             self._generation += 1
             while True:
@@ -67,7 +69,10 @@ class Player:
                     self._jobs.get_nowait()
                 except queue.Empty:
                     break
-            if self._jobs.empty() and self._stream is None:
+        with self._stream_lock:
+            self._close_stream(drain=False)
+        with self._lock:
+            if self._jobs.empty():
                 self._idle.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -85,7 +90,8 @@ class Player:
         while True:
             item = self._jobs.get()
             if item is None:
-                self._close_stream(drain=False)
+                with self._stream_lock:
+                    self._close_stream(drain=False)
                 return
             generation, chunks = item
             try:
@@ -93,34 +99,38 @@ class Player:
             except Exception as err:  # a bad device must not kill the thread
                 self.errors += 1
                 log.warning("playback failed: %s", err)
-                self._close_stream(drain=False)
+                with self._stream_lock:
+                    self._close_stream(drain=False)
             if self._jobs.empty():  # let the last buffer play out (abort if stopped), then release the device
-                self._close_stream(drain=generation == self._generation)
+                with self._stream_lock:
+                    self._close_stream(drain=generation == self._generation)
                 with self._lock:
                     if self._jobs.empty():
                         self._idle.set()
 
     def _play_job(self, generation: int, chunks: Iterable[AudioChunk]) -> None:
-        for chunk in chunks:
-            if generation != self._generation:
-                return
-            samples = self._prepare(chunk)
-            piece = max(1, int(self._stream_rate * PIECE_S))
-            for start in range(0, len(samples), piece):
-                if generation != self._generation:
-                    self._close_stream(drain=False)
-                    return
-                self._stream.write(samples[start : start + piece])
-                self.played_s += min(piece, len(samples) - start) / self._stream_rate
+        for chunk in chunks:  # synthesis happens here, outside the stream lock
+            samples = np.ascontiguousarray(chunk.samples, dtype=np.int16)
+            written = 0
+            while written < len(samples):
+                with self._stream_lock:
+                    if generation != self._generation:
+                        return
+                    if written == 0:
+                        samples = self._prepare(chunk.sample_rate, samples)
+                        if not len(samples):
+                            break
+                    piece = samples[written : written + max(1, int(self._stream_rate * PIECE_S))]
+                    self._stream.write(piece)
+                written += len(piece)
+                self.played_s += len(piece) / self._stream_rate
 
-    def _prepare(self, chunk: AudioChunk) -> np.ndarray:
-        if self._stream is None or (self._resampler is None and chunk.sample_rate != self._stream_rate):
+    def _prepare(self, rate: int, samples: np.ndarray) -> np.ndarray:
+        """Open (or reopen for a new rate) the stream; the samples at the device's rate."""
+        if self._stream is None or rate != self._source_rate:
             self._close_stream(drain=True)
-            self._open(chunk.sample_rate)
-        samples = np.ascontiguousarray(chunk.samples, dtype=np.int16)
-        if self._resampler is not None:
-            samples = self._resampler.process(samples)
-        return samples
+            self._open(rate)
+        return self._resampler.process(samples) if self._resampler is not None else samples
 
     def _open(self, rate: int) -> None:
         sd = self._sd
@@ -132,9 +142,10 @@ class Player:
             stream = sd.OutputStream(device=self._device, samplerate=native, channels=1, dtype="int16", latency=self._latency)
             self._resampler = Resampler(rate, native)
         stream.start()
-        self._stream, self._stream_rate = stream, int(stream.samplerate)
+        self._stream, self._stream_rate, self._source_rate = stream, int(stream.samplerate), rate
 
     def _close_stream(self, drain: bool) -> None:
+        """Stop (``drain``: after the buffer has played) and close; call with the stream lock held."""
         stream, self._stream = self._stream, None
         if stream is None:
             return

@@ -78,6 +78,26 @@ def test_stop_silences_at_once_and_drops_the_queue(listening, player):
     assert player.played_s == played < 12.0
 
 
+def test_stop_is_immediate_even_while_synthesis_is_slow(listening, player):
+    """stop() must not wait for the TTS generator (Piper can take a while per sentence)."""
+    _, speech = alsa_speech()[2]
+    more = threading.Event()
+
+    def slow_tts():
+        yield AudioChunk(speech, 16000)
+        more.wait(timeout=30)  # the next chunk is "still being synthesised"
+        yield AudioChunk(speech, 16000)
+
+    player.play(slow_tts())
+    assert listening.wait_for(lambda: player.played_s >= len(speech) / 16000 - 0.05, timeout=20)
+    player.stop()
+    assert player.wait(timeout=5) and not player.speaking  # while the generator is still blocked
+    played = player.played_s
+    more.set()
+    time.sleep(0.5)
+    assert player.played_s == played  # the late chunk was never played
+
+
 def test_player_plays_an_unusual_rate(listening, player):
     """Recorded speech at 11025 Hz (opened at that rate, or resampled to the device's own)."""
     _, speech = alsa_speech()[0]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from assistant.audio.wakeword import Detector, load_wakeword
 from assistant.config.schema import AudioConfig, TtsConfig, VadConfig, WakeWordConfig
 from assistant.protocols import AudioSource, Tts, Vad
+
+if TYPE_CHECKING:
+    from assistant.audio.playback import Player
 
 
 def open_source(config: AudioConfig, wav: str = "", realtime: bool = True) -> AudioSource:
@@ -37,3 +42,10 @@ def make_tts(config: TtsConfig) -> Tts:
     from assistant.audio.tts import make_tts as build
 
     return build(config)
+
+
+def make_player(config: AudioConfig) -> Player:
+    """The speaker (``audio.output_device``) with its playback thread."""
+    from assistant.audio.playback import Player
+
+    return Player(config.output_device)

@@ -130,7 +130,6 @@ class TtsConfig:
     rate_wpm: int = opt(170, "espeak-ng speaking rate in words per minute", range=(80, 450))
     piper_model: str = opt("", "Piper .onnx voice file (its .onnx.json beside it)")
     fallback: bool = opt(True, "If the Piper voice cannot be loaded, warn and speak with espeak-ng instead")
-    queue_seconds: float = opt(30.0, "Synthesised speech the playback queue may hold", range=(1.0, 600.0))
 
 
 @dataclass(frozen=True)

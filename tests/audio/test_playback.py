@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.audio.clips import alsa_speech, espeak
+from assistant.audio.factory import make_player
 from assistant.audio.microphone import MicrophoneSource
 from assistant.audio.playback import Player, SentenceSplitter, sentences, speak
 from assistant.audio.resample import resample
@@ -42,7 +43,7 @@ def listening(pulse):
 
 @pytest.fixture
 def player(pulse):
-    p = Player("pulse")
+    p = make_player(AudioConfig(output_device="pulse"))
     yield p
     p.close()
 

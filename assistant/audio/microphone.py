@@ -130,8 +130,11 @@ class MicrophoneSource:
         self.status = "closed"
 
     def _check_alive(self) -> None:
+        stream = self._stream  # close() may clear it from another thread
+        if stream is None:
+            return
         silent_for = time.monotonic() - self._last_data
-        if self._lost.is_set() or not self._stream.active:
+        if self._lost.is_set() or not stream.active:
             self._lose("device lost")
         elif silent_for > self.config.stall_timeout_s:
             self._lose(f"no audio for {silent_for:.1f} s")

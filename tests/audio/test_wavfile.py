@@ -15,10 +15,15 @@ FRONT_LEFT = "/usr/share/sounds/alsa/Front_Left.wav"
 
 
 @pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
-@pytest.mark.parametrize(("rate", "channels", "bits"), [(48000, 2, 16), (44100, 1, 24), (8000, 1, 8), (32000, 2, 32)])
-def test_any_rate_channels_and_width_become_16k_mono(tmp_path, rate, channels, bits):
+@pytest.mark.parametrize(
+    ("rate", "channels", "bits", "encoding"),
+    [(48000, 2, 16, "signed"), (44100, 1, 24, "signed"), (8000, 1, 8, "unsigned"), (32000, 2, 32, "signed"),
+     (22050, 2, 32, "floating-point"), (44100, 3, 16, "signed")],
+)
+def test_any_rate_channels_and_format_become_16k_mono(tmp_path, rate, channels, bits, encoding):
     path = tmp_path / "x.wav"
-    subprocess.run(["sox", FRONT_LEFT, "-r", str(rate), "-c", str(channels), "-b", str(bits), str(path)], check=True)
+    cmd = ["sox", FRONT_LEFT, "-r", str(rate), "-c", str(channels), "-b", str(bits), "-e", encoding, str(path)]
+    subprocess.run(cmd, check=True)
     reference = load_wav_16k(FRONT_LEFT)
     converted = load_wav_16k(path)
     assert abs(len(converted) - len(reference)) <= 2

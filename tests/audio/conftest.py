@@ -112,18 +112,25 @@ class Pulse:
             ["pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "-n", "--disallow-exit",
              "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=spk rate=48000",
              "--log-level=error"],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=self.env, stdout=subprocess.DEVNULL, stderr=self._log(),
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"pulseaudio exited: {self.proc.stderr.read().decode()[-300:] if self.proc.stderr else ''}")
+                log = (self.runtime / "pulseaudio.log").read_text(errors="replace")
+                raise RuntimeError(f"pulseaudio exited: {log[-300:].strip()}")
             if self.pactl("info", check=False).returncode == 0:
                 return
             time.sleep(0.1)
         raise RuntimeError("pulseaudio did not answer within 15 s")
 
+    def _log(self):
+        self._log_file = (self.runtime / "pulseaudio.log").open("ab")
+        return self._log_file
+
     def stop(self) -> None:
+        if getattr(self, "_log_file", None):
+            self._log_file.close()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:

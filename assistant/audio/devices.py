@@ -50,3 +50,23 @@ def list_audio_devices() -> list[AudioDevice]:
             )
         )
     return found
+
+
+def find_device(name: str, kind: str) -> int | None:
+    """Index of the first ``kind`` ('input' or 'output') device whose name contains ``name``.
+
+    The match ignores case; '' means the system default (None). A name that matches nothing
+    raises a one-line error listing the devices there are.
+    """
+    if not name:
+        return None
+    devices = [
+        d for d in list_audio_devices() if (d.max_input_channels if kind == "input" else d.max_output_channels) > 0
+    ]
+    wanted = name.casefold()
+    exact = [d for d in devices if d.name.casefold() == wanted]
+    found = exact or [d for d in devices if wanted in d.name.casefold()]
+    if not found:
+        names = ", ".join(repr(d.name) for d in devices) or "none"
+        raise AssistantError(f"no audio {kind} device matching {name!r} (there are: {names})")
+    return found[0].index

@@ -38,6 +38,8 @@ class AudioConfig:
     block_ms: int = opt(10, "Length of one audio frame handed to the pipeline, in ms", choices=(10, 20, 30))
     queue_seconds: float = opt(2.0, "Audio the capture queue may hold before frames are dropped", range=(0.1, 30.0))
     latency_s: float = opt(0.1, "PortAudio input latency in seconds", range=(0.005, 1.0))
+    stall_timeout_s: float = opt(2.0, "No audio for this long means the microphone is lost; it is reopened", range=(0.2, 60.0))
+    reopen_max_backoff_s: float = opt(10.0, "Longest wait between attempts to reopen a lost microphone", range=(0.1, 300.0))
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class WakeWordConfig:
     model: str = opt("okay_nabu", f"Bundled model ({', '.join(WAKE_MODELS)}) or a path to an openWakeWord .onnx/.tflite")
     threshold: float = opt(0.5, "Score at or above which the wake word fires", range=(0.0, 1.0))
     refractory_s: float = opt(2.0, "Seconds after a detection during which it cannot fire again", range=(0.0, 60.0))
+    barge_in: bool = opt(True, "While the assistant speaks, a wake word stops it (else the detector is off)")
+    barge_in_threshold: float = opt(0.9, "Score needed to fire while the assistant speaks", range=(0.0, 1.0))
+    gate_tail_s: float = opt(0.3, "Keep that stricter gate this long after speech ends (room echo)", range=(0.0, 5.0))
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,9 @@ class VadConfig:
     min_speech_ms: int = opt(250, "Shorter bursts of speech are ignored, in ms", range=(0, 5000))
     max_speech_s: float = opt(30.0, "Hard cap on one utterance (Gemma 4 takes at most 30 s)", range=(1.0, 30.0))
     no_speech_timeout_s: float = opt(5.0, "Give up listening if no speech starts within this time", range=(0.5, 60.0))
+    start_ms: int = opt(60, "Speech must fill most of this window before an utterance starts, in ms", range=(10, 1000))
+    silero_threshold: float = opt(0.5, "Silero VAD: speech probability at or above which a frame is speech", range=(0.05, 0.95))
+    silero_model: str = opt("", "Silero VAD .onnx file ('' = the one in the installed silero-vad package)")
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,7 @@ class TtsConfig:
     voice: str = opt("en-us", "espeak-ng voice")
     rate_wpm: int = opt(170, "espeak-ng speaking rate in words per minute", range=(80, 450))
     piper_model: str = opt("", "Piper .onnx voice file (its .onnx.json beside it)")
+    fallback: bool = opt(True, "If the Piper voice cannot be loaded, warn and speak with espeak-ng instead")
 
 
 @dataclass(frozen=True)

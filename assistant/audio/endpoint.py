@@ -1,0 +1,185 @@
+"""Endpointing: turn a stream of frames and VAD decisions into one utterance per request.
+
+Times are seconds on the source's timeline: the time at the *end* of the last frame fed.
+``start(t)`` says "now is t, begin listening"; every later frame advances the clock by its
+length. Frames fed while not listening only fill the pre-roll buffer.
+
+``SpeechStart`` comes once speech has lasted ``min_speech_ms`` (its ``t`` is when it began),
+so clicks and coughs make no event at all. An utterance's ``samples`` run from
+``start_t - pre_roll`` to ``end_t`` plus a short tail of the trailing silence (at most
+200 ms), and never exceed ``max_speech_s``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.config.schema import VadConfig
+from assistant.protocols import SAMPLE_RATE, Samples, Vad
+
+TAIL_S = 0.2  # trailing silence kept after the last voiced frame
+START_FILL = 0.75  # share of the start window that must be voiced
+
+
+@dataclass(frozen=True)
+class SpeechStart:
+    t: float
+
+
+@dataclass(frozen=True)
+class Utterance:
+    samples: Samples
+    start_t: float
+    end_t: float
+    capped: bool
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class NoSpeech:
+    t: float
+
+
+EndpointEvent = SpeechStart | Utterance | NoSpeech
+
+
+class Endpointer:
+    """Pre-roll, speech start, end silence, minimum length, 30 s cap and no-speech timeout."""
+
+    def __init__(self, config: VadConfig, vad: Vad) -> None:
+        self.config = config
+        self.vad = vad
+        self._t = 0.0
+        self._active = False
+        self._speaking = False
+        self._history: deque[tuple[Samples, bool]] = deque()
+        self._speech: list[Samples] = []
+        self._frame_s = 0.0
+        self._max_samples = int(config.max_speech_s * SAMPLE_RATE)
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    @property
+    def t(self) -> float:
+        """Time at the end of the last frame fed."""
+        return self._t
+
+    def start(self, t: float) -> None:
+        """Begin listening for one utterance; ``t`` is the time at the end of the last frame."""
+        self._t = t
+        self._listen_t = t
+        self._active = True
+        self._speaking = False
+        self._speech = []
+        # Keep the audio for the pre-roll, but not the decisions made before listening began.
+        self._history = deque(((f, False) for f, _ in self._history), maxlen=self._history.maxlen)
+
+    def stop(self) -> None:
+        """Stop listening without an event (for example when the conversation is cancelled)."""
+        self._active = False
+        self._speaking = False
+        self._speech = []
+
+    def feed(self, frame: Samples) -> EndpointEvent | None:
+        """Feed the next frame; returns at most one event."""
+        self._set_frame_length(len(frame))
+        self._t += len(frame) / SAMPLE_RATE
+        voiced = self.vad.is_speech(frame)  # always, so the VAD keeps tracking the noise floor
+        if not self._active:
+            self._remember(frame, False)
+            return None
+        if self._speaking:
+            return self._continue(frame, voiced)
+        self._remember(frame, voiced)
+        if self._started():
+            return self._begin()
+        if self._t - self._listen_t >= self.config.no_speech_timeout_s - 1e-9:
+            self._active = False
+            return NoSpeech(self._t)
+        return None
+
+    # -- waiting for speech ---------------------------------------------------------------
+
+    def _set_frame_length(self, n: int) -> None:
+        frame_s = n / SAMPLE_RATE
+        if frame_s == self._frame_s:
+            return
+        self._frame_s = frame_s
+        self._start_frames = max(1, round(self.config.start_ms / 1000 / frame_s))
+        self._pre_frames = math.ceil(self.config.pre_roll_ms / 1000 / frame_s)
+        self._history = deque(self._history, maxlen=self._start_frames + self._pre_frames)
+        self._hangover_s = float(getattr(self.vad, "hangover_s", 0.0))
+        end_wait = max(frame_s, self.config.end_silence_ms / 1000 - self._hangover_s)
+        self._end_frames = max(1, math.ceil(end_wait / frame_s - 1e-9))
+
+    def _remember(self, frame: Samples, voiced: bool) -> None:
+        self._history.append((frame, voiced))
+
+    def _started(self) -> bool:
+        window = list(self._history)[-self._start_frames :]
+        if len(window) < self._start_frames:
+            return False
+        return sum(v for _, v in window) >= math.ceil(START_FILL * self._start_frames) and window[0][1]
+
+    def _begin(self) -> SpeechStart | None:
+        frames = list(self._history)
+        first = len(frames) - self._start_frames  # the window opens on a voiced frame
+        self._speech = [f for f, _ in frames[max(0, first - self._pre_frames) :]]
+        self._speech_len = sum(len(f) for f in self._speech)
+        self._start_t = self._t - self._start_frames * self._frame_s
+        self._last_voiced_t = self._t if frames[-1][1] else self._t - self._frame_s
+        self._silent = 0 if frames[-1][1] else 1
+        self._speaking = True
+        self._announced = False
+        return self._announce()
+
+    def _announce(self) -> SpeechStart | None:
+        """SpeechStart once the speech has lasted min_speech_ms, so a click makes no event at all."""
+        if self._announced or self._last_voiced_t - self._hangover_s - self._start_t < self.config.min_speech_ms / 1000 - 1e-9:
+            return None
+        self._announced = True
+        return SpeechStart(self._start_t)
+
+    # -- in speech ------------------------------------------------------------------------
+
+    def _continue(self, frame: Samples, voiced: bool) -> EndpointEvent | None:
+        self._speech.append(frame)
+        self._speech_len += len(frame)
+        if voiced:
+            self._last_voiced_t = self._t
+            self._silent = 0
+        else:
+            self._silent += 1
+        if self._speech_len >= self._max_samples:
+            return self._finish(self._t, capped=True)
+        if self._silent >= self._end_frames:
+            if not self._announced:
+                self._speaking = False  # a click or cough: keep waiting, keep the audio for pre-roll
+                self._history = deque(((f, False) for f in self._speech), maxlen=self._history.maxlen)
+                self._speech = []
+                return None
+            return self._finish(self._last_voiced_t - self._hangover_s, capped=False)
+        return self._announce()
+
+    def _finish(self, end_t: float, capped: bool) -> Utterance:
+        audio = np.concatenate(self._speech)
+        if capped:
+            audio = audio[: self._max_samples]
+        else:
+            keep_until = end_t + min(TAIL_S, self.config.end_silence_ms / 1000)
+            cut = len(audio) - round((self._t - keep_until) * SAMPLE_RATE)
+            audio = audio[: max(0, cut)]
+        self._active = False
+        self._speaking = False
+        self._speech = []
+        self._history.clear()
+        return Utterance(samples=audio, start_t=self._start_t, end_t=end_t, capped=capped)

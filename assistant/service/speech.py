@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 from collections.abc import Callable, Iterator
 
@@ -17,32 +16,7 @@ from assistant.protocols import AudioChunk, Tts
 
 log = logging.getLogger("assistant.speech")
 
-_SENTENCE_END = re.compile(r"""[.!?]+["')\]]*\s+|\n+""")
 _MAX_QUEUED = 32
-
-
-class SentenceSplitter:
-    """Collects text deltas and hands out complete sentences."""
-
-    def __init__(self) -> None:
-        self._buffer = ""
-
-    def feed(self, text: str) -> list[str]:
-        self._buffer += text
-        sentences = []
-        while True:
-            match = _SENTENCE_END.search(self._buffer)
-            if match is None:
-                break
-            sentence = self._buffer[: match.end()].strip()
-            self._buffer = self._buffer[match.end():]
-            if sentence:
-                sentences.append(sentence)
-        return sentences
-
-    def flush(self) -> str:
-        rest, self._buffer = self._buffer.strip(), ""
-        return rest
 
 
 class SpeechStream:

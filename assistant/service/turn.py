@@ -8,11 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.audio.playback import SentenceSplitter
 from assistant.protocols import Bus, Engine, Message, Samples, TextDelta, ToolCall, Tts
 from assistant.service.actions import Action, ActionRunner
 from assistant.service.latency import LatencyRecord
 from assistant.service.ports import Player, Timed
-from assistant.service.speech import SentenceSplitter, SpeechStream
+from assistant.service.speech import SpeechStream
 
 log = logging.getLogger("assistant.turn")
 
@@ -124,7 +125,7 @@ class Turn:
                 self.record.mark("first_token")
                 if isinstance(event, TextDelta):
                     text += event.text
-                    for sentence in splitter.feed(event.text):
+                    for sentence in splitter.push(event.text):
                         self._say(sentence)
                 elif isinstance(event, ToolCall):
                     self.record.mark("tool_call")
@@ -142,7 +143,8 @@ class Turn:
             close = getattr(events, "close", None)
             if close is not None:
                 close()
-        self._say(splitter.flush())
+        for sentence in splitter.flush():
+            self._say(sentence)
         if calls and not actions and not text.strip():
             self._say(NOT_UNDERSTOOD)
         reply = Message("model", text=text, tool_calls=tuple(calls))

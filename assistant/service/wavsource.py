@@ -9,41 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-import wave
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import AssistantError
+from assistant.audio.wavfile import load_wav_16k
 from assistant.protocols import SAMPLE_RATE, Samples
-
-
-def read_wav(path: Path) -> Samples:
-    """The file as 16 kHz mono int16; one-line errors for anything unreadable."""
-    try:
-        with wave.open(str(path), "rb") as wav:
-            width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
-            raw = wav.readframes(wav.getnframes())
-    except FileNotFoundError:
-        raise AssistantError(f"{path}: file not found") from None
-    except (wave.Error, EOFError) as err:
-        raise AssistantError(f"{path}: not a PCM WAV file ({err or 'truncated'})") from None
-    except OSError as err:
-        raise AssistantError(f"{path}: cannot read ({err.strerror})") from None
-    if width not in (1, 2, 4):
-        raise AssistantError(f"{path}: {8 * width}-bit samples are not supported (use 8, 16 or 32-bit PCM)")
-    dtype = {1: np.uint8, 2: np.int16, 4: np.int32}[width]
-    data = np.frombuffer(raw, dtype=dtype).astype(np.float64)
-    if width == 1:
-        data = (data - 128.0) * 256.0
-    elif width == 4:
-        data /= 65536.0
-    data = data.reshape(-1, channels).mean(axis=1) if channels > 1 else data
-    if rate != SAMPLE_RATE and len(data):
-        n = round(len(data) * SAMPLE_RATE / rate)
-        data = np.interp(np.arange(n) * rate / SAMPLE_RATE, np.arange(len(data)), data)
-    return np.clip(np.round(data), -32768, 32767).astype(np.int16)
 
 
 class WavSource:
@@ -58,7 +30,7 @@ class WavSource:
         ready: Callable[[], bool] = lambda: True,
         on_file_start: Callable[[Path], None] = lambda path: None,
     ) -> None:
-        self.clips = [(Path(p), read_wav(Path(p))) for p in paths]
+        self.clips = [(Path(p), load_wav_16k(p)) for p in paths]
         self.block = SAMPLE_RATE * block_ms // 1000
         self.gap_s = gap_s
         self.realtime = realtime

@@ -31,12 +31,16 @@ class Expect:
         if self.dims:
             wanted += " with " + ", ".join(f"dim {i} = {d}" for i, d in sorted(self.dims.items()))
         if info.dtype not in self.dtypes or len(info.shape) not in ranks:
-            return f"is {info.describe()}, expected {wanted}"
+            return f"is {_shape(info)}, expected {wanted}"
         for index, size in (self.dims or {}).items():
             actual = info.shape[index]
             if isinstance(actual, int) and actual != size:
-                return f"is {info.describe()}, expected {wanted}"
+                return f"is {_shape(info)}, expected {wanted}"
         return ""
+
+
+def _shape(info: TensorInfo) -> str:
+    return info.describe()[len(info.name) + 1 :]
 
 
 class ContractError(ValueError):

@@ -20,8 +20,7 @@ class TextSpec:
     num_hidden_layers: int
     num_kv_shared_layers: int
     layer_types: tuple[str, ...]
-    head_dim: int
-    global_head_dim: int
+    head_dims: tuple[int, ...]  # per layer: per_layer_config override, else global_head_dim on full layers
     vocab_size: int
     hidden_size_per_layer_input: int
     sliding_window: int
@@ -33,7 +32,7 @@ class TextSpec:
         return self.num_hidden_layers - self.num_kv_shared_layers
 
     def kv_head_dim(self, layer: int) -> int:
-        return self.global_head_dim if self.layer_types[layer] == "full_attention" else self.head_dim
+        return self.head_dims[layer]
 
 
 @dataclass(frozen=True)
@@ -101,14 +100,12 @@ def load_model_spec(model_dir: Path) -> ModelSpec:
     layer_types = tuple(_get(text, "layer_types", path, list))
     if len(layer_types) != layers:
         raise ModelDirError(f"{path}: layer_types has {len(layer_types)} entries for {layers} layers")
-    head_dim = _get(text, "head_dim", path)
     text_spec = TextSpec(
         hidden_size=_get(text, "hidden_size", path),
         num_hidden_layers=layers,
         num_kv_shared_layers=int(text.get("num_kv_shared_layers") or 0),
         layer_types=layer_types,
-        head_dim=head_dim,
-        global_head_dim=int(text.get("global_head_dim") or head_dim),
+        head_dims=_head_dims(text, layer_types, path),
         vocab_size=_get(text, "vocab_size", path),
         hidden_size_per_layer_input=_get(text, "hidden_size_per_layer_input", path),
         sliding_window=int(text.get("sliding_window") or 0),
@@ -123,6 +120,20 @@ def load_model_spec(model_dir: Path) -> ModelSpec:
         image_token_id=int(data.get("image_token_id", -1)),
         video_token_id=int(data.get("video_token_id", -1)),
     )
+
+
+def _head_dims(text: dict[str, Any], layer_types: tuple[str, ...], path: Path) -> tuple[int, ...]:
+    """Per-layer head dims as transformers resolves them (5.x ``per_layer_config`` or 4.x ``global_head_dim``)."""
+    head_dim = _get(text, "head_dim", path)
+    overrides = text.get("per_layer_config")
+    if isinstance(overrides, dict):
+        dims = []
+        for i in range(len(layer_types)):
+            entry = overrides.get(str(i), overrides.get(i, {}))  # type: ignore[call-overload]
+            dims.append(int(entry.get("head_dim", head_dim)) if isinstance(entry, dict) else head_dim)
+        return tuple(dims)
+    global_dim = int(text.get("global_head_dim") or 512)  # transformers' default when absent
+    return tuple(global_dim if t == "full_attention" else head_dim for t in layer_types)
 
 
 def load_generation_spec(model_dir: Path) -> GenerationSpec:

@@ -129,7 +129,7 @@ def _head_dims(text: dict[str, Any], layer_types: tuple[str, ...], path: Path) -
     if isinstance(overrides, dict):
         dims = []
         for i in range(len(layer_types)):
-            entry = overrides.get(str(i), overrides.get(i, {}))  # type: ignore[call-overload]
+            entry = overrides.get(str(i), overrides.get(i, {}))
             dims.append(int(entry.get("head_dim", head_dim)) if isinstance(entry, dict) else head_dim)
         return tuple(dims)
     global_dim = int(text.get("global_head_dim") or 512)  # transformers' default when absent

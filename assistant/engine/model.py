@@ -49,6 +49,7 @@ class GenerationOptions:
     max_new_tokens: int = 256
     sampling: SamplingParams = SamplingParams()  # noqa: RUF009 - frozen, so sharing it is safe
     thinking: bool = False
+    processors: tuple[LogitsProcessor, ...] = ()  # extra logits processors (constraints), after suppression
 
 
 class Generation:
@@ -247,7 +248,7 @@ class GemmaModel:
 
         def events() -> Iterator[Event]:
             prompt = self.prepare(messages, tools, opts.thinking, timings)
-            sampler = Sampler(opts.sampling, self.processors())
+            sampler = Sampler(opts.sampling, [*self.processors(), *opts.processors])
             stops = self.generation_spec.eos_token_ids
             for token in decode_tokens(self.decoder, prompt, sampler, stops, opts.max_new_tokens, timings, cache):
                 token_ids.append(token)

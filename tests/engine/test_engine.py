@@ -227,3 +227,34 @@ def test_system_prompt_from_config(text_model: GemmaModel) -> None:
         assert model.with_system_prompt([Message(role="system", text="Own.")])[0].text == "Own."
     finally:
         model.config = old
+
+
+def test_decoder_without_num_logits_to_keep(tiny_text_dir, tmp_path, text_model: GemmaModel) -> None:
+    """A decoder that always returns logits for every position gives the same tokens and logits."""
+    import shutil
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_text_dir, copy, ignore=shutil.ignore_patterns("*_fp16*", "*_q4*", "*_quantized*", "hf"))
+    path = copy / "onnx/decoder_model_merged.onnx"
+    graph = onnx.load(str(path), load_external_data=False)
+    (keep,) = [i for i in graph.graph.input if i.name == "num_logits_to_keep"]
+    graph.graph.input.remove(keep)
+    zero = helper.make_tensor("zero", TensorProto.INT64, [], [0])
+    graph.graph.node.insert(0, helper.make_node("Constant", [], ["num_logits_to_keep"], value=zero))
+    onnx.save(graph, str(path))
+    plain = GemmaModel.load(copy, CFG)
+    assert not plain.decoder.has_keep and text_model.decoder.has_keep
+
+    def greedy(model: GemmaModel) -> tuple[list[int], np.ndarray]:
+        rows: list[np.ndarray] = []
+        prompt = model.prepare([Message(role="user", text="Turn on the light in the kitchen")], (), False, Timings())
+        ids = list(decode_tokens(model.decoder, prompt, Sampler(SamplingParams()), [], 8, Timings(), on_logits=rows.append))
+        return ids, np.stack(rows)
+
+    ids_a, logits_a = greedy(plain)
+    ids_b, logits_b = greedy(text_model)
+    assert ids_a == ids_b
+    np.testing.assert_allclose(logits_a, logits_b, atol=1e-5)

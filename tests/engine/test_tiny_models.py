@@ -229,7 +229,7 @@ def test_reduced_precisions_keep_the_top1_token(tiny_model_dir, name: str) -> No
     np.testing.assert_allclose(_teacher_forced_logits(model_dir, "q4", ids), fp32, rtol=0, atol=1e-3)
     assert agree["q4"] == 1.0
     assert min(agree["fp16"], agree["q4f16"]) >= 0.9, agree
-    assert agree["quantized"] >= 0.6, agree
+    assert agree["quantized"] >= 0.7, agree
 
 
 def test_tokenizer_round_trips_multibyte_text_and_keeps_special_tokens_whole(tiny_text_dir: Path) -> None:
@@ -359,3 +359,10 @@ def test_cli_builds_a_model_directory(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "models/tiny_gemma4.py", str(tmp_path / "bad"), "--config", "text",
                           "--precisions", "int3"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "unknown precision(s) int3" in bad.stderr and "Traceback" not in bad.stderr
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    refused = subprocess.run([sys.executable, "models/tiny_gemma4.py", str(precious), "--config", "text"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and "refusing to replace" in refused.stderr and "Traceback" not in refused.stderr
+    assert (precious / "notes.txt").read_text() == "keep me"

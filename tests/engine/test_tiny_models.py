@@ -129,6 +129,37 @@ def test_audio_encoder_matches_transformers(tiny_audio_dir: Path, tiny_reference
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
 
+def test_audio_encoder_batches_clips_of_different_lengths(tiny_audio_dir: Path, tiny_reference) -> None:
+    import torch
+    from transformers import Gemma4AudioFeatureExtractor
+
+    rng = np.random.default_rng(3)
+    waves = [0.1 * rng.standard_normal(n).astype(np.float32) for n in (16000, 24000)]
+    out = Gemma4AudioFeatureExtractor()(waves, sampling_rate=16000, return_tensors="np", padding="longest")
+    feats = {"input_features": out["input_features"], "input_features_mask": out["input_features_mask"]}
+    assert not feats["input_features_mask"][0].all()  # the shorter clip is padded
+    model = tiny_reference("audio")
+    with torch.no_grad():
+        ref = model.model.get_audio_features(*(torch.from_numpy(v) for v in feats.values()), return_dict=True)
+        want = ref.pooler_output[ref.attention_mask].numpy()
+    got = _session(tiny_audio_dir, "audio_encoder").run(None, feats)[0]
+    assert got.shape == want.shape == (25 + 38, model.config.text_config.hidden_size)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_audio_encoder_precisions_stay_close_to_fp32(tiny_audio_dir: Path) -> None:
+    feats = _features(3.0)
+    fp32 = _session(tiny_audio_dir, "audio_encoder").run(None, feats)[0]
+    scale = float(np.abs(fp32).max())
+    for precision, tolerance in (("q4", 1e-5), ("fp16", 0.01), ("q4f16", 0.01), ("quantized", 0.1)):
+        session = _session(tiny_audio_dir, "audio_encoder", precision)
+        dtype = NP_TYPES[session.get_inputs()[0].type]
+        got = session.run(None, {**feats, "input_features": feats["input_features"].astype(dtype)})[0].astype(np.float32)
+        assert got.shape == fp32.shape and np.isfinite(got).all(), precision
+        assert np.abs(got - fp32).max() <= tolerance * scale, precision
+
+
 def test_embed_tokens_matches_transformers_with_placeholders_replaced(tiny_audio_dir: Path, tiny_reference) -> None:
     import torch
 

@@ -25,6 +25,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `models` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from transformers import Gemma4ForConditionalGeneration
+
 from models.export_onnx import export_audio_encoder, export_decoder, export_embed_tokens
 from models.metadata_files import write_metadata
 from models.precisions import PRECISIONS, graph_path, make_variant
@@ -34,7 +36,7 @@ from models.tokenizer_files import write_tokenizer
 GRAPHS = ("embed_tokens", "decoder_model_merged", "audio_encoder")
 
 
-def reference_model(config_name: str, seed: int = 0):  # -> Gemma4ForConditionalGeneration
+def reference_model(config_name: str, seed: int = 0) -> Gemma4ForConditionalGeneration:
     """The torch model whose weights the ONNX files of ``build(..., config_name, ..., seed)`` hold."""
     return build_model(config_name, seed)
 

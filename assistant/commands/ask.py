@@ -64,13 +64,13 @@ def _load_tools(path: str | None) -> list[dict[str, Any]]:
 
 def _ask(args: argparse.Namespace) -> int:
     from assistant.engine.model import GemmaModel
-    from assistant.engine.wavfile import read_wav
+    from assistant.audio.wavfile import load_wav_16k
     from assistant.protocols import Message, TextDelta, ToolCall
 
     if not args.text and not args.audio:
         raise AssistantError("nothing to ask: give some text, --audio FILE, or both")
     tools = _load_tools(args.tools)
-    audio = read_wav(args.audio) if args.audio else None
+    audio = load_wav_16k(args.audio) if args.audio else None
     target, model_config = _model_config(args)
     model = GemmaModel.load(target, model_config)
     generation = model.stream(model.with_system_prompt([Message(role="user", text=args.text, audio=audio)]), tools)

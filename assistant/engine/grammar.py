@@ -270,3 +270,15 @@ def compile_schema(schema: Mapping[str, Mapping[str, Any]], default_step: float 
     if not pairs:
         raise GrammarError("no tool in the schema can be called (every closed set is empty)")
     return Grammar(builder.alt(pairs), builder, names)
+
+
+def from_symbols(text: str) -> str:
+    for token, sym in SYMBOLS.items():
+        text = text.replace(sym, token)
+    return text
+
+
+def call_text(name: str, arguments: Mapping[str, Any]) -> str:
+    """The canonical text of one call after ``<|tool_call>``, as the grammar (and chat template) writes it."""
+    body = ",".join(f"{k}:{_literal(k, arguments[k])}" for k in _sorted_keys(arguments))
+    return from_symbols(f"call:{name}{{{body}}}{CALL_END}")

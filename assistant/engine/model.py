@@ -22,7 +22,7 @@ from assistant.config.schema import ModelConfig
 from assistant.engine import contract
 from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
 from assistant.engine.events import EventRouter, Markers
-from assistant.engine.features import FeatureExtractor, audio_token_count
+from assistant.engine.features import FeatureExtractor, audio_token_count, fit_frames
 from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
 from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
@@ -204,7 +204,7 @@ class GemmaModel:
         rows = []
         for clip, n in zip(clips, counts, strict=True):
             start = now()
-            feats = self.features(clip)
+            feats = fit_frames(self.features(clip), self.audio.input("input_features").shape[1])
             mid = now()
             timings.features_s += mid - start
             feeds = {

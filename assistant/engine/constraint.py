@@ -30,10 +30,12 @@ TEXT, START, CALL, DONE = "text", "start", "call", "done"
 
 @dataclass
 class Counts:
-    """Tokens of one generation: chosen by the model (``free``), forced by the grammar, decoder passes after prefill."""
+    """Tokens of one generation: decoded one at a time by the model (``free``), forced by the grammar, placed by
+    scoring a closed set of options in one pass (``scored``), and decoder passes after the prefill."""
 
     free: int = 0
     forced: int = 0
+    scored: int = 0
     passes: int = 0
 
 

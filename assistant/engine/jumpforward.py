@@ -14,15 +14,17 @@ forced, and how many passes ran after the prefill.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from assistant.engine.constraint import Counts, ToolCallConstraint
+from assistant.engine.constraint import CALL, Counts, ToolCallConstraint
 from assistant.engine.decode import Chooser, Decoder, KvCache, Prefill
 from assistant.engine.events import EventRouter
 from assistant.engine.model import GemmaModel, GenerationOptions
-from assistant.engine.sampling import Sampler
+from assistant.engine.sampling import Logits, Sampler
+from assistant.engine.scoring import Scored, ScoringPolicy, options_at, score_options
 from assistant.engine.timings import Timings, now
 from assistant.protocols import Event, Message, ToolCall
 
@@ -32,6 +34,14 @@ def _extend(prompt: Prefill, decoder: Decoder, ids: list[int]) -> Prefill:
         return prompt
     embeds, ple = decoder.embed(ids)
     return Prefill([*prompt.ids, *ids], np.concatenate([prompt.embeds, embeds], 1), np.concatenate([prompt.ple, ple], 1))
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Score closed choices in one batched pass where ``policy`` says it is cheaper; ``rng`` None is greedy."""
+
+    policy: ScoringPolicy = ScoringPolicy()  # noqa: RUF009 - frozen
+    rng: np.random.Generator | None = None
 
 
 def decode_constrained(
@@ -44,6 +54,7 @@ def decode_constrained(
     timings: Timings,
     counts: Counts,
     cache: KvCache | None = None,
+    scoring: Scoring | None = None,
 ) -> Iterator[int]:
     """Like :func:`assistant.engine.decode.decode_tokens`, under ``constraint``, yielding chosen and forced ids.
 
@@ -54,7 +65,6 @@ def decode_constrained(
         raise ValueError(f"the cache covers {cache.length} positions of a {len(prompt.ids)}-token prompt")
     stops = frozenset(stop_ids)
     ids = list(prompt.ids)
-    produced = 0
     start = now()
     head, stopped = _take(constraint.forced(), stops, max_new_tokens)
     full = _extend(prompt, decoder, head)
@@ -62,44 +72,60 @@ def decode_constrained(
     logits, cache = decoder.forward(full.embeds[:, skip:], full.ple[:, skip:], cache)
     timings.prefill_s = now() - start
     timings.prompt_tokens = len(prompt.ids) - skip
-    for token in head:
-        constraint.advance(token)
-        counts.forced += 1
-        produced += 1
-        ids.append(token)
-        yield token
+    yield from _emit(head, constraint, ids, counts, "forced")
     step_start = start
-    while not stopped and produced < max_new_tokens:
-        token = choose(ids, logits[-1].copy())
+    while not stopped and len(ids) - len(prompt.ids) < max_new_tokens:
+        room = max_new_tokens - (len(ids) - len(prompt.ids))
+        scored = _score(decoder, constraint, scoring, logits[-1], cache, room)
+        if scored is not None:
+            chosen = list(scored.option.tokens)
+            logits, cache = scored.logits[None, :], scored.cache
+            counts.passes += 1
+        else:
+            chosen = [choose(ids, logits[-1].copy())]
         stamp = now()
         if timings.first_token_s == 0.0:
             timings.first_token_s = stamp - start
         else:
             timings.token_s.append(stamp - step_start)
-        if token in stops:
-            timings.generated_tokens = produced
-            timings.stop_reason = f"stop token {token}"
+        if chosen[0] in stops:
+            timings.generated_tokens = len(ids) - len(prompt.ids)
+            timings.stop_reason = f"stop token {chosen[0]}"
             return
-        constraint.advance(token)
-        counts.free += 1
-        produced += 1
-        ids.append(token)
-        yield token
-        span, stopped = _take(constraint.forced(), stops, max_new_tokens - produced)
-        for forced in span:
-            constraint.advance(forced)
-            counts.forced += 1
-            produced += 1
-            ids.append(forced)
-            yield forced
-        if stopped or produced >= max_new_tokens:
+        yield from _emit(chosen, constraint, ids, counts, "scored" if scored is not None else "free")
+        span, stopped = _take(constraint.forced(), stops, max_new_tokens - (len(ids) - len(prompt.ids)))
+        yield from _emit(span, constraint, ids, counts, "forced")
+        if stopped or len(ids) - len(prompt.ids) >= max_new_tokens:
             break
+        feed = span if scored is not None else [*chosen, *span]
+        if not feed:
+            continue
         step_start = now()
-        embeds, ple = decoder.embed([token, *span])
+        embeds, ple = decoder.embed(feed)
         logits, cache = decoder.forward(embeds, ple, cache)
         counts.passes += 1
-    timings.generated_tokens = produced
+    timings.generated_tokens = len(ids) - len(prompt.ids)
     timings.stop_reason = "stop token (forced)" if stopped else "token limit"
+
+
+def _emit(tokens: list[int], constraint: ToolCallConstraint, ids: list[int], counts: Counts, kind: str) -> Iterator[int]:
+    for token in tokens:
+        constraint.advance(token)
+        setattr(counts, kind, getattr(counts, kind) + 1)
+        ids.append(token)
+        yield token
+
+
+def _score(decoder: Decoder, constraint: ToolCallConstraint, scoring: Scoring | None, first: Logits,
+           cache: KvCache, room: int) -> Scored | None:
+    """The chosen option when this choice is scored in one pass, else None (decode a token instead)."""
+    if scoring is None or constraint.phase != CALL:
+        return None
+    tokens = constraint.tokens
+    options = options_at(tokens, constraint.state, frozenset(tokens.symbol_ids.values()), scoring.policy.max_options)
+    if not options or max(len(o.tokens) for o in options) > room or not scoring.policy.prefers_scoring(options):
+        return None
+    return score_options(decoder, tokens, constraint.state, options, first, cache, rng=scoring.rng)
 
 
 def _take(span: list[int], stops: frozenset[int], room: int) -> tuple[list[int], bool]:
@@ -145,8 +171,12 @@ def stream_constrained(
     constraint: ToolCallConstraint,
     options: GenerationOptions | None = None,
     cache: KvCache | None = None,
+    scoring: Scoring | None = None,
 ) -> ConstrainedGeneration:
-    """:meth:`GemmaModel.stream` with ``constraint`` and jump-forward (messages used exactly as given)."""
+    """:meth:`GemmaModel.stream` with ``constraint`` and jump-forward (messages used exactly as given).
+
+    ``scoring``: score closed choices in one batched pass where its policy says so (see ``scoring.py``).
+    """
     opts = options or model.options()
     timings = Timings()
     counts = Counts()
@@ -158,7 +188,7 @@ def stream_constrained(
         sampler = constrained_sampler(model, opts, constraint)
         stops = model.generation_spec.eos_token_ids
         for token in decode_constrained(model.decoder, prompt, sampler, constraint, stops, opts.max_new_tokens,
-                                        timings, counts, cache):
+                                        timings, counts, cache, scoring):
             token_ids.append(token)
             event = router.push(token)
             if event is not None:

@@ -15,12 +15,15 @@ Which is cheaper depends on the hardware: one decode pass per free token (weight
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from assistant.engine.constraint import Counts
 from assistant.engine.decode import Array, Decoder, KvCache
+from assistant.engine.grammar import GrammarError
 from assistant.engine.timings import now
 from assistant.engine.tokengrammar import TokenGrammar, TokenState
 
@@ -38,18 +41,26 @@ class Option:
 
 @dataclass(frozen=True)
 class ScoringPolicy:
-    """Score a choice in one pass when K x L tokens at prefill cost beat the expected free-token passes."""
+    """Score a choice in one pass when that pass costs less than the passes token-by-token decoding would take.
+
+    A pass over n tokens costs ``max(decode_pass_s, n * prefill_token_s)`` (small passes are bound by reading
+    the weights). Decoding an option costs one pass per free token, less one when the call ends with it.
+    ``force`` scores every choice of 2..``max_options`` options (tests, measurements).
+    """
 
     decode_pass_s: float = 0.130  # one single-token decoder pass (Pi 5, E2B q4: performance.md)
     prefill_token_s: float = 0.0075  # one token inside a multi-token pass
     max_options: int = 64
+    force: bool = False
 
     def prefers_scoring(self, options: list[Option]) -> bool:
         if not 1 < len(options) <= self.max_options:
             return False
+        if self.force:
+            return True
         batch = len(options) * max(len(o.tokens) for o in options)
-        expected_free = sum(len(o.choices) for o in options) / len(options)
-        return batch * self.prefill_token_s < expected_free * self.decode_pass_s
+        decode = sum(len(o.choices) - (o.end.final and not o.end.edges) for o in options) / len(options)
+        return max(self.decode_pass_s, batch * self.prefill_token_s) < decode * self.decode_pass_s
 
 
 def options_at(grammar: TokenGrammar, state: TokenState, special_ids: frozenset[int], limit: int) -> list[Option] | None:
@@ -166,3 +177,42 @@ def measure_policy(decoder: Decoder, cache: KvCache, batch_tokens: int = 64, rep
     one = best(lambda: decoder.forward(*decoder.embed([token]), cache))
     many = best(lambda: forward_rows(decoder, [[token] * 8] * max(1, batch_tokens // 8), cache))
     return ScoringPolicy(decode_pass_s=one, prefill_token_s=many / (max(1, batch_tokens // 8) * 8))
+
+
+def plan(grammar: TokenGrammar, ids: Sequence[int], policy: ScoringPolicy | None = None) -> Counts:
+    """What decoding the call ``ids`` (after ``<|tool_call>``) costs under jump-forward, scoring where ``policy``
+    says so: free, forced and scored tokens and decoder passes after the prefill (the forced head rides along)."""
+    counts = Counts()
+    specials = frozenset(grammar.symbol_ids.values())
+    state, i, started = grammar.root, 0, False
+    while i < len(ids):
+        if not state.is_choice:
+            counts.forced += 1
+            state = _step(grammar, state, ids[i])
+            i += 1
+            continue
+        started = True
+        options = options_at(grammar, state, specials, policy.max_options) if policy else None
+        if policy and options and policy.prefers_scoring(options):
+            match = [o for o in options if tuple(ids[i : i + len(o.tokens)]) == o.tokens]
+            if not match:
+                raise GrammarError("the call leaves the grammar")
+            counts.scored += len(match[0].tokens)
+            counts.passes += 1
+            state, i = match[0].end, i + len(match[0].tokens)
+            continue
+        counts.free += 1
+        state = _step(grammar, state, ids[i])
+        i += 1
+        end = grammar.walk(grammar.forced(state), state)
+        counts.passes += not (end is not None and end.final and not end.edges)
+    if not started:
+        raise GrammarError("the call has no choice in it")
+    return counts
+
+
+def _step(grammar: TokenGrammar, state: TokenState, token: int) -> TokenState:
+    nxt = grammar.step(state, token)
+    if nxt is None:
+        raise GrammarError(f"token {token} leaves the grammar")
+    return nxt

@@ -4,29 +4,23 @@ Where the grammar leaves one way on (``{device:<|"|>``, ``_light<|"|>,state:<|"|
 are appended without sampling and fed together with the token chosen before them, so a call costs
 about one decoder pass per *free* token. Forced tokens at the very start (``<|tool_call>call:``
 for a forced call) ride along with the prompt prefill. ``Counts`` says how many tokens were free,
-forced, and how many passes ran after the prefill.
-
-    gen = stream_constrained(model, messages, tools, constraint)
-    for event in gen: ...
-    gen.counts.free, gen.counts.forced, gen.counts.passes
+forced or scored, and how many passes ran after the prefill. This module needs only the decoder
+(not ``GemmaModel``), so the model's own ``stream`` can call :func:`decode_constrained`;
+:mod:`assistant.engine.constrained` wraps it for a loaded model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from assistant.engine.constraint import CALL, Counts, ToolCallConstraint
 from assistant.engine.decode import Chooser, Decoder, KvCache, Prefill
-from assistant.engine.events import EventRouter
-from assistant.engine.model import GemmaModel, GenerationOptions
-from assistant.engine.sampling import Logits, Sampler
+from assistant.engine.sampling import Logits
 from assistant.engine.scoring import Scored, ScoringPolicy, options_at, score_options
 from assistant.engine.timings import Timings, now
-from assistant.protocols import Event, Message, ToolCall
 
 
 def _extend(prompt: Prefill, decoder: Decoder, ids: list[int]) -> Prefill:
@@ -134,67 +128,3 @@ def _take(span: list[int], stops: frozenset[int], room: int) -> tuple[list[int],
         if token in stops:
             return span[:i], True
     return span[:room], False
-
-
-def constrained_sampler(model: GemmaModel, options: GenerationOptions, constraint: ToolCallConstraint) -> Sampler:
-    """The model's sampler (suppression, extra processors) with the constraint's mask last."""
-    return Sampler(options.sampling, [*model.processors(), *options.processors, constraint.mask])
-
-
-class ConstrainedGeneration:
-    """One constrained model step: iterate for events; then read ``counts``, ``timings`` and what was produced."""
-
-    def __init__(self, events: Iterator[Event], timings: Timings, router: EventRouter, token_ids: list[int],
-                 counts: Counts) -> None:
-        self._events = events
-        self.timings = timings
-        self.counts = counts
-        self._router = router
-        self.token_ids = token_ids
-
-    def __iter__(self) -> Iterator[Event]:
-        return self._events
-
-    @property
-    def text(self) -> str:
-        return self._router.text
-
-    @property
-    def tool_calls(self) -> list[ToolCall]:
-        return list(self._router.tool_calls)
-
-
-def stream_constrained(
-    model: GemmaModel,
-    messages: Sequence[Message],
-    tools: Sequence[Mapping[str, Any]],
-    constraint: ToolCallConstraint,
-    options: GenerationOptions | None = None,
-    cache: KvCache | None = None,
-    scoring: Scoring | None = None,
-) -> ConstrainedGeneration:
-    """:meth:`GemmaModel.stream` with ``constraint`` and jump-forward (messages used exactly as given).
-
-    ``scoring``: score closed choices in one batched pass where its policy says so (see ``scoring.py``).
-    """
-    opts = options or model.options()
-    timings = Timings()
-    counts = Counts()
-    router = EventRouter(model.tokenizer.backend_tokenizer, model.markers)
-    token_ids: list[int] = []
-
-    def events() -> Iterator[Event]:
-        prompt = model.prepare(messages, tools, opts.thinking, timings)
-        sampler = constrained_sampler(model, opts, constraint)
-        stops = model.generation_spec.eos_token_ids
-        for token in decode_constrained(model.decoder, prompt, sampler, constraint, stops, opts.max_new_tokens,
-                                        timings, counts, cache, scoring):
-            token_ids.append(token)
-            event = router.push(token)
-            if event is not None:
-                yield event
-        last = router.finish()
-        if last is not None:
-            yield last
-
-    return ConstrainedGeneration(events(), timings, router, token_ids, counts)

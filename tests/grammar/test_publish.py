@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from assistant.config.schema import ModelConfig
+from assistant.engine.constrained import stream_constrained
 from assistant.engine.constraint import ToolCallConstraint
 from assistant.engine.grammar import compile_schema
-from assistant.engine.jumpforward import stream_constrained
 from assistant.engine.model import GemmaModel
 from assistant.engine.sampling import SamplingParams
 from assistant.engine.tokengrammar import TokenGrammar

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from assistant.config.schema import ModelConfig
+from assistant.engine.constrained import stream_constrained
 from assistant.engine.constraint import ToolCallConstraint
 from assistant.engine.decode import Decoder, KvCache
 from assistant.engine.grammar import call_text
-from assistant.engine.jumpforward import Scoring, stream_constrained
+from assistant.engine.jumpforward import Scoring
 from assistant.engine.model import GemmaModel
 from assistant.engine.scoring import Option, ScoringPolicy, measure_policy, options_at, plan, score_options
 from assistant.engine.tokengrammar import TokenGrammar, TokenState

@@ -158,3 +158,19 @@ def test_building_is_lazy_and_cached(schema: dict[str, Any], tokenizer) -> None:
     again = len(tg._states)
     assert tg.walk(ids) is not None and len(tg._states) == again
     assert tg.root.allowed is tg.root.allowed
+
+
+def test_grammars_are_reused_while_the_schema_stays_the_same(schema: dict[str, Any], tokenizer) -> None:
+    from assistant.engine.constrained import grammar_for
+
+    first = grammar_for(schema, tokenizer)
+    assert grammar_for(json_copy(schema), tokenizer) is first
+    smaller = {k: v for k, v in schema.items() if k != "confirm"}
+    other = grammar_for(smaller, tokenizer)
+    assert other is not first and "confirm" not in other.grammar.tools and "confirm" in first.grammar.tools
+
+
+def json_copy(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value))

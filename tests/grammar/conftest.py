@@ -66,7 +66,7 @@ def token_grammar(grammar: Grammar, tokenizer: Any) -> TokenGrammar:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def grammar_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random text-only Gemma 4 (fp32), built in a subprocess so torch stays out of this one."""
     out = tmp_path_factory.mktemp("tiny-text") / "model"
     proc = subprocess.run([sys.executable, str(ROOT / "models" / "tiny_gemma4.py"), str(out), "--config", "text",

@@ -27,8 +27,8 @@ CFG = ModelConfig(decoder_precision="fp32", embed_precision="fp32", audio_precis
 
 
 @pytest.fixture(scope="module")
-def model(tiny_model_dir) -> GemmaModel:
-    return GemmaModel.load(tiny_model_dir, CFG)
+def model(grammar_model_dir) -> GemmaModel:
+    return GemmaModel.load(grammar_model_dir, CFG)
 
 
 @pytest.fixture(scope="module")

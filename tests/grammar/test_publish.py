@@ -50,8 +50,8 @@ def home(tmp_path: Path) -> Iterator[Home]:
     broker.stop()
 
 
-def test_every_published_message_is_a_valid_command_for_a_known_device(tiny_model_dir, home: Home) -> None:
-    model = GemmaModel.load(tiny_model_dir, CFG)
+def test_every_published_message_is_a_valid_command_for_a_known_device(grammar_model_dir, home: Home) -> None:
+    model = GemmaModel.load(grammar_model_dir, CFG)
     schema = home.tool_schema()
     schema["set_brightness"].setdefault("exclusive", [["percent", "change"]])
     tg = TokenGrammar(compile_schema(schema), model.tokenizer)

@@ -28,8 +28,8 @@ ALWAYS = ScoringPolicy(force=True)
 
 
 @pytest.fixture(scope="module")
-def model(tiny_model_dir) -> GemmaModel:
-    return GemmaModel.load(tiny_model_dir, CFG)
+def model(grammar_model_dir) -> GemmaModel:
+    return GemmaModel.load(grammar_model_dir, CFG)
 
 
 @pytest.fixture(scope="module")

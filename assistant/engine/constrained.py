@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from assistant.engine.constraint import Counts, ToolCallConstraint
 from assistant.engine.decode import KvCache
@@ -79,9 +82,12 @@ def stream_constrained(
 ) -> ConstrainedGeneration:
     """:meth:`GemmaModel.stream` with ``constraint`` and jump-forward (messages used exactly as given).
 
-    ``scoring``: score closed choices in one batched pass where its policy says so (see ``scoring.py``).
+    ``scoring``: score closed choices in one batched pass where its policy says so (see ``scoring.py``);
+    when sampling, options are drawn with the sampling seed, otherwise the most likely one is taken.
     """
     opts = options or model.options()
+    if scoring is not None and scoring.rng is None and opts.sampling.sample:
+        scoring = replace(scoring, rng=np.random.default_rng(opts.sampling.seed))
     timings = Timings()
     counts = Counts()
     router = EventRouter(model.tokenizer.backend_tokenizer, model.markers)
@@ -102,3 +108,35 @@ def stream_constrained(
             yield last
 
     return ConstrainedGeneration(events(), timings, router, token_ids, counts)
+
+
+Schema = Mapping[str, Mapping[str, Any]]
+
+
+class GrammarEngine:
+    """An :class:`assistant.protocols.Engine` whose tool calls follow the grammar of the current tool schema.
+
+    ``schema`` is the schema or a callable giving it per turn (the service passes ``home.tool_schema``).
+    ``force``: every turn is a call; otherwise the model may answer in text, and a call it starts is
+    constrained. ``last`` is the latest generation (counts, timings).
+    """
+
+    def __init__(self, model: GemmaModel, schema: Schema | Callable[[], Schema], force: bool = False,
+                 scoring: Scoring | None = None, options: GenerationOptions | None = None) -> None:
+        self.model = model
+        self.schema = schema
+        self.force = force
+        self.scoring = scoring
+        self.options = options
+        self.last: ConstrainedGeneration | None = None
+
+    def constraint(self) -> ToolCallConstraint:
+        schema = self.schema() if callable(self.schema) else self.schema
+        grammar = grammar_for(schema, self.model.tokenizer)
+        return ToolCallConstraint.for_tokens(grammar, self.model.generation_spec.eos_token_ids, force=self.force)
+
+    def generate(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> Iterator[Event]:
+        messages = self.model.with_system_prompt(messages)
+        self.last = stream_constrained(self.model, messages, tools, self.constraint(), self.options,
+                                       scoring=self.scoring)
+        return iter(self.last)

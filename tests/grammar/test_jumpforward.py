@@ -139,3 +139,22 @@ def test_greedy_forced_call_and_prompt_prefix_ride_along_with_the_prefill(model,
     assert gen.token_ids[: len(head)] == head
     assert gen.timings.prompt_tokens > 0 and gen.timings.first_token_s > 0
     assert len(events) == 1 and isinstance(events[0], ToolCall) and events[0].error == ""
+
+
+def test_grammar_engine_is_an_engine_and_takes_the_schema_per_turn(model, schema, declarations, registry) -> None:
+    from assistant.engine.constrained import GrammarEngine
+    from assistant.protocols import Engine
+
+    turns = []
+
+    def current() -> dict[str, Any]:
+        turns.append(1)
+        return {"set_lock": schema["set_lock"]}
+
+    engine = GrammarEngine(model, current, force=True)
+    assert isinstance(engine, Engine)
+    for _ in range(2):
+        events = list(engine.generate([Message(role="user", text="lock the front door")], declarations))
+        assert len(events) == 1 and isinstance(events[0], ToolCall) and events[0].name == "set_lock"
+        check_valid(events[0], registry)
+    assert len(turns) == 2 and engine.last is not None and engine.last.counts.free <= 2

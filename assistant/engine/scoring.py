@@ -50,7 +50,7 @@ class ScoringPolicy:
 
     decode_pass_s: float = 0.130  # one single-token decoder pass (Pi 5, E2B q4: performance.md)
     prefill_token_s: float = 0.0075  # one token inside a multi-token pass
-    max_options: int = 64
+    max_options: int = 16  # each row repeats the KV cache: memory grows with the options
     force: bool = False
 
     def prefers_scoring(self, options: list[Option]) -> bool:

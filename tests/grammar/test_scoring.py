@@ -24,7 +24,7 @@ from .test_jumpforward import check_valid
 
 pytestmark = pytest.mark.slow
 CFG = ModelConfig(decoder_precision="fp32", embed_precision="fp32", audio_precision="fp32")
-ALWAYS = ScoringPolicy(force=True)
+ALWAYS = ScoringPolicy(force=True, max_options=200)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from assistant.engine.constraint import ToolCallConstraint
 from assistant.engine.grammar import call_text
 from assistant.engine.model import GemmaModel
 from assistant.engine.sampling import SamplingParams
+from assistant.engine.timings import Timings
 from assistant.engine.tokengrammar import TokenGrammar
 from assistant.home import tools
 from assistant.home.model import Device
@@ -158,3 +159,17 @@ def test_grammar_engine_is_an_engine_and_takes_the_schema_per_turn(model, schema
         assert len(events) == 1 and isinstance(events[0], ToolCall) and events[0].name == "set_lock"
         check_valid(events[0], registry)
     assert len(turns) == 2 and engine.last is not None and engine.last.counts.free <= 2
+
+
+def test_a_restored_prefix_cache_gives_the_same_call(model, model_grammar, declarations) -> None:
+    messages = [Message(role="user", text="open the garage door")]
+    fresh = stream_constrained(model, messages, declarations, constraint(model, model_grammar), model.options())
+    list(fresh)
+    prompt = model.prepare(messages, declarations, False, Timings())
+    split = len(prompt.ids) - 5
+    _, prefix = model.decoder.forward(prompt.embeds[:, :split], prompt.ple[:, :split], model.decoder.empty_cache())
+    resumed = stream_constrained(model, messages, declarations, constraint(model, model_grammar), model.options(),
+                                 cache=prefix.copy())
+    list(resumed)
+    assert resumed.token_ids == fresh.token_ids and resumed.tool_calls == fresh.tool_calls
+    assert resumed.timings.prompt_tokens == 5 and fresh.timings.prompt_tokens == len(prompt.ids)

@@ -22,7 +22,6 @@ from assistant.engine.model import GemmaModel
 from assistant.engine.sampling import Sampler, SamplingParams
 from assistant.engine.timings import Timings
 from assistant.protocols import Message
-from models.tiny_gemma4 import reference_model
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +30,14 @@ STEPS = 20
 LONG_TEXT = "Please turn on the kitchen light, then dim the hallway to half and tell me the weather tomorrow."
 
 # Lower bounds on teacher-forced top-1 agreement with the fp32 torch model over 60 steps (3 configs x 20).
-# Measured on the seed-0 tiny models: fp16 0.98, quantized 0.78, q4 and q4f16 0.50 (4-bit blocks of 32
-# on a hidden size of 64 with near-tied random logits); the exact figures are printed by the test.
-MIN_AGREEMENT = {"fp16": 0.9, "q4f16": 0.4, "q4": 0.4, "quantized": 0.65}
+# Measured on the seed-0 tiny models: fp16, q4 and q4f16 60/60 (the builder puts weights on the int4 grid,
+# so 4-bit blocks are lossless), quantized (int8 dynamic) 57/60; the test prints the figures.
+MIN_AGREEMENT = {"fp16": 0.95, "q4f16": 0.95, "q4": 0.95, "quantized": 0.85}
 
 
 @pytest.fixture(scope="module")
-def refs() -> dict[str, torch.nn.Module]:
-    return {name: reference_model(name) for name in ("audio", "text", "window")}
+def refs(tiny_reference) -> dict[str, torch.nn.Module]:
+    return {name: tiny_reference(name) for name in ("audio", "text", "window")}
 
 
 def _clip(seconds: float, seed: int = 0) -> np.ndarray:

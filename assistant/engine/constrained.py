@@ -1,0 +1,142 @@
+"""A loaded model's step under a tool-call constraint (jump-forward, optional closed-set scoring).
+
+    constraint = ToolCallConstraint.for_tokens(grammar_for(schema, model.tokenizer), model.generation_spec.eos_token_ids)
+    gen = stream_constrained(model, messages, tools, constraint)
+    for event in gen: ...
+    gen.counts.free, gen.counts.forced, gen.counts.scored, gen.counts.passes
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from assistant.engine.constraint import Counts, ToolCallConstraint
+from assistant.engine.decode import KvCache
+from assistant.engine.events import EventRouter
+from assistant.engine.grammar import compile_schema
+from assistant.engine.jumpforward import Scoring, decode_constrained
+from assistant.engine.model import GemmaModel, GenerationOptions
+from assistant.engine.sampling import Sampler
+from assistant.engine.timings import Timings
+from assistant.engine.tokengrammar import TokenGrammar
+from assistant.protocols import Event, Message, ToolCall
+
+_GRAMMARS: OrderedDict[tuple[int, str, float], TokenGrammar] = OrderedDict()
+GRAMMAR_CACHE_SIZE = 8
+
+
+def grammar_for(schema: Mapping[str, Mapping[str, Any]], tokenizer: Any, default_step: float = 0.5) -> TokenGrammar:
+    """The token grammar of ``schema`` for ``tokenizer``, reused while the schema stays the same (LRU of 8)."""
+    key = (id(tokenizer), json.dumps(schema, sort_keys=True, default=str), default_step)
+    found = _GRAMMARS.get(key)
+    if found is None:
+        found = _GRAMMARS[key] = TokenGrammar(compile_schema(schema, default_step), tokenizer)
+        while len(_GRAMMARS) > GRAMMAR_CACHE_SIZE:
+            _GRAMMARS.popitem(last=False)
+    _GRAMMARS.move_to_end(key)
+    return found
+
+
+def constrained_sampler(model: GemmaModel, options: GenerationOptions, constraint: ToolCallConstraint) -> Sampler:
+    """The model's sampler (suppression, extra processors) with the constraint's mask last."""
+    return Sampler(options.sampling, [*model.processors(), *options.processors, constraint.mask])
+
+
+class ConstrainedGeneration:
+    """One constrained model step: iterate for events; then read ``counts``, ``timings`` and what was produced."""
+
+    def __init__(self, events: Iterator[Event], timings: Timings, router: EventRouter, token_ids: list[int],
+                 counts: Counts) -> None:
+        self._events = events
+        self.timings = timings
+        self.counts = counts
+        self._router = router
+        self.token_ids = token_ids
+
+    def __iter__(self) -> Iterator[Event]:
+        return self._events
+
+    @property
+    def text(self) -> str:
+        return self._router.text
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return list(self._router.tool_calls)
+
+
+def stream_constrained(
+    model: GemmaModel,
+    messages: Sequence[Message],
+    tools: Sequence[Mapping[str, Any]],
+    constraint: ToolCallConstraint,
+    options: GenerationOptions | None = None,
+    cache: KvCache | None = None,
+    scoring: Scoring | None = None,
+) -> ConstrainedGeneration:
+    """:meth:`GemmaModel.stream` with ``constraint`` and jump-forward (messages used exactly as given).
+
+    ``scoring``: score closed choices in one batched pass where its policy says so (see ``scoring.py``);
+    when sampling, options are drawn with the sampling seed, otherwise the most likely one is taken.
+    """
+    opts = options or model.options()
+    if scoring is not None and scoring.rng is None and opts.sampling.sample:
+        scoring = replace(scoring, rng=np.random.default_rng(opts.sampling.seed))
+    timings = Timings()
+    counts = Counts()
+    router = EventRouter(model.tokenizer.backend_tokenizer, model.markers)
+    token_ids: list[int] = []
+
+    def events() -> Iterator[Event]:
+        prompt = model.prepare(messages, tools, opts.thinking, timings)
+        sampler = constrained_sampler(model, opts, constraint)
+        stops = model.generation_spec.eos_token_ids
+        for token in decode_constrained(model.decoder, prompt, sampler, constraint, stops, opts.max_new_tokens,
+                                        timings, counts, cache, scoring):
+            token_ids.append(token)
+            event = router.push(token)
+            if event is not None:
+                yield event
+        last = router.finish()
+        if last is not None:
+            yield last
+
+    return ConstrainedGeneration(events(), timings, router, token_ids, counts)
+
+
+Schema = Mapping[str, Mapping[str, Any]]
+
+
+class GrammarEngine:
+    """An :class:`assistant.protocols.Engine` whose tool calls follow the grammar of the current tool schema.
+
+    ``schema`` is the schema or a callable giving it per turn (the service passes ``home.tool_schema``).
+    ``force``: every turn is a call; otherwise the model may answer in text, and a call it starts is
+    constrained. ``last`` is the latest generation (counts, timings).
+    """
+
+    def __init__(self, model: GemmaModel, schema: Schema | Callable[[], Schema], force: bool = False,
+                 scoring: Scoring | None = None, options: GenerationOptions | None = None) -> None:
+        self.model = model
+        self.schema = schema
+        self.force = force
+        self.scoring = scoring
+        self.options = options
+        self.last: ConstrainedGeneration | None = None
+
+    def constraint(self) -> ToolCallConstraint:
+        schema = self.schema() if callable(self.schema) else self.schema
+        grammar = grammar_for(schema, self.model.tokenizer)
+        return ToolCallConstraint.for_tokens(grammar, self.model.generation_spec.eos_token_ids, force=self.force)
+
+    def generate(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> Iterator[Event]:
+        messages = self.model.with_system_prompt(messages)
+        self.last = stream_constrained(self.model, messages, tools, self.constraint(), self.options,
+                                       scoring=self.scoring)
+        return iter(self.last)

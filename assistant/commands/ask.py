@@ -63,8 +63,8 @@ def _load_tools(path: str | None) -> list[dict[str, Any]]:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from assistant.engine.model import GemmaModel
     from assistant.audio.wavfile import load_wav_16k
+    from assistant.engine.model import GemmaModel
     from assistant.protocols import Message, TextDelta, ToolCall
 
     if not args.text and not args.audio:

@@ -63,6 +63,10 @@ class OpenAITier:
         self._prefix = parts.path.rstrip("/")
         self._ssl = self._ssl_context() if self._https else None
 
+    @property
+    def url_scheme(self) -> str:
+        return "https" if self._https else "http"
+
     # -- the Tier protocol -------------------------------------------------------------------
 
     def generate(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = (),

@@ -11,7 +11,7 @@ import pytest
 
 from assistant.protocols import Event, Message
 
-from .servers import LlamaServer, Listener, gguf_path, server_missing
+from .servers import Listener, LlamaServer, gguf_path, server_missing
 
 API_KEY = "test-key-0123"
 

@@ -50,7 +50,7 @@ def test_escalation_streams_the_remote_answer(llama):
     local = ScriptedEngine(escalate())
     router = build_router(local, config_for(llama.url, llama.model_id))
     device_tool = {"type": "function", "function": {"name": "light_on", "parameters": {"type": "object"}}}
-    text, events, record = run(router, tools=[device_tool])
+    text, _events, record = run(router, tools=[device_tool])
     assert local.tool_names(0) == ["light_on", "ask_expert"]
     assert len(local.calls) == 1
     assert text.startswith("Let me ask. ")
@@ -65,7 +65,7 @@ def test_local_answer_and_device_calls_pass_through(listener):
     light = ToolCall(name="light_on", arguments={"room": "kitchen"})
     local = ScriptedEngine([light, TextDelta("Done.")])
     router = build_router(local, config_for(listener.url, "m"))
-    text, events, record = run(router)
+    _text, events, record = run(router)
     assert events == [light, TextDelta("Done.")]
     assert record.tier == "local" and not record.escalated
     assert listener.connections == 0

@@ -175,10 +175,12 @@ def _ot_pattern(n: int) -> str:
 def ollama_lines(plan: Plan) -> list[str]:
     m = plan.model
     lines = [f"ollama pull {m.ollama_tag}", f"OLLAMA_CONTEXT_LENGTH={plan.context} OLLAMA_FLASH_ATTENTION=1 ollama serve"]
-    if plan.n_cpu_moe or plan.n_gpu_layers < m.layers:
-        layers = plan.n_gpu_layers if not m.is_moe else _whole_layers_fit(plan)
-        lines.append(f"Ollama cannot keep only the experts on the CPU; it splits whole layers by itself (about {layers} "
-                     f"of {m.layers} on the GPU here), which is slower than llama-server --n-cpu-moe.")
+    if plan.n_cpu_moe:
+        lines.append(f"Ollama cannot keep only the experts on the CPU; it splits whole layers by itself (about "
+                     f"{_whole_layers_fit(plan)} of {m.layers} on the GPU here), which is slower than llama-server --n-cpu-moe.")
+    elif plan.n_gpu_layers < m.layers:
+        lines.append(f"Ollama splits the layers by itself (about {plan.n_gpu_layers} of {m.layers} on the GPU here), "
+                     "like -ngl above.")
     if plan.quant != "Q4_K_M":
         lines.append(f"(Ollama's default {m.ollama_tag} tag is a 4-bit quantization; pick a q8_0 tag for {plan.quant}.)")
     return lines

@@ -41,7 +41,7 @@ def describe(machine: Machine, profile: Profile | None) -> list[str]:
         f"  board      {machine.model} ({machine.board})",
         f"  CPU        {machine.cpu}, {machine.cores} cores, {machine.arch}",
         f"  features   {', '.join(have) or 'none of interest'}" + (f"; missing: {', '.join(missing)}" if missing else ""),
-        f"  memory     {machine.ram_gb:.1f} GB (a {machine.nominal_ram_gb} GB machine)",
+        f"  memory     {machine.ram_gb:.1f} GB usable, nominally {machine.nominal_ram_gb} GB",
         f"  GPU        {gpus}",
         f"  free disk  {machine.disk_free_gb:g} GB at {machine.disk_path}",
     ]

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from assistant.config import load_config, model_dir
 from assistant.errors import AssistantError
 from assistant.hardware.detect import Gpu, detect
 from assistant.hardware.profiles import load_profile, load_profiles, recommend
@@ -20,7 +21,8 @@ def register(subparsers: Any) -> None:
                                                "a profile from hardware/.")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--root", metavar="DIR", default="/", help="read proc/ and sys/ below DIR (default /)")
-    parser.add_argument("--models-dir", metavar="DIR", help="where models will be stored (for the free-disk check)")
+    parser.add_argument("--models-dir", metavar="DIR",
+                        help="where models will be stored, for the free-disk check (default: from the config)")
     parser.add_argument("--vram", metavar="GB", type=float, help="assume one GPU with this much memory")
     parser.set_defaults(func=_detect)
     sub = parser.add_subparsers(dest="hardware_command", metavar="ACTION")
@@ -37,7 +39,8 @@ def _detect(args: argparse.Namespace) -> int:
         raise AssistantError(f"--root {args.root}: not a directory")
     if args.vram is not None and not 0 <= args.vram <= 4096:
         raise AssistantError(f"--vram {args.vram:g}: expected 0 to 4096 GB")
-    machine = detect(root, Path(args.models_dir) if args.models_dir else None)
+    config = load_config(args.config)
+    machine = detect(root, Path(args.models_dir) if args.models_dir else model_dir(config))
     if args.vram is not None:
         gpus = (Gpu("assumed", f"GPU with {args.vram:g} GB", args.vram),) if args.vram > 0 else ()
         machine = dataclasses.replace(machine, gpus=gpus)
@@ -46,6 +49,12 @@ def _detect(args: argparse.Namespace) -> int:
         print(json.dumps(as_dict(machine, profile), indent=2))
     else:
         print("\n".join(describe(machine, profile)))
+        if config.service.hardware_profile != "auto":
+            print(f'Configured in {config.source}: service.hardware_profile = "{config.service.hardware_profile}"')
+            try:
+                load_profile(config.service.hardware_profile)
+            except AssistantError as err:
+                print(f"warning: {err}")
     return 0
 
 

@@ -67,8 +67,8 @@ class LlamaServer:
 
     def start(self) -> LlamaServer:
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--host", "127.0.0.1",
-               "--port", str(self.port), "--n_ctx", "1024", "--n_threads", "2", "--chat_format", "gemma",
-               "--seed", "7", "--verbose", "False"]
+               "--port", str(self.port), "--n_ctx", "1024", "--n_threads", "1", "--n_threads_batch", "1",
+               "--chat_format", "gemma", "--seed", "7", "--verbose", "False"]
         if self.api_key:
             cmd += ["--api_key", self.api_key]
         if self.tls:

@@ -176,3 +176,20 @@ def test_bad_rule_is_a_config_error():
         build_router(ScriptedEngine(), TiersConfig(rules=(RouteRuleConfig(pattern="(", tier="local"),)))
     with pytest.raises(ConfigError, match="not allowed"):
         build_router(ScriptedEngine(), TiersConfig(rules=(RouteRuleConfig(pattern="x", tier="laptop"),)))
+
+
+def test_router_and_client_fit_the_protocols():
+    from assistant.protocols import Engine, Tier
+    from assistant.tiers.client import OpenAITier
+
+    assert isinstance(build_router(ScriptedEngine(), TiersConfig()), Engine)
+    assert isinstance(OpenAITier(RemoteTierConfig(), "text"), Tier)
+
+
+def test_importing_tiers_and_hardware_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, assistant.tiers, assistant.hardware, assistant.commands.tiers; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "False"

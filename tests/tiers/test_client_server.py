@@ -95,7 +95,7 @@ def test_timeout_when_the_server_never_answers(blackhole):
 def test_server_killed_mid_answer(own_llama):
     own_llama.start()
     tier = tier_for(own_llama, max_tokens=400)
-    stream = tier.generate(QUESTION)
+    stream = tier.generate([Message(role="user", text="Write a very long story about the sea.")])
     received = []
     with pytest.raises(TierProtocolError, match=r"mid-answer|stopped in the middle"):
         for event in stream:

@@ -64,7 +64,7 @@ class CircuitBreaker:
             self._failures += 1
             if self._trial or self._failures >= self.threshold:
                 if self._opened_at is None or self._trial:
-                    log.warning("tier %s: left alone for %g s after %s", self.name, self.cooldown_s, reason or "failures")
+                    log.warning("tier %s left alone for %g s: %s", self.name, self.cooldown_s, reason or "repeated failures")
                 self._opened_at = self._clock()
             self._trial = False
 

@@ -58,6 +58,7 @@ class TurnRecord:
     fallback: str = ""
     attempts: list[tuple[str, str]] = field(default_factory=list)
     remote_s: float = 0.0
+    actions: list[ToolCall] = field(default_factory=list)
 
 
 class Router:
@@ -102,6 +103,8 @@ class Router:
             if isinstance(event, ToolCall) and event.name == self.tool_name:
                 question = str(event.arguments.get("question") or "").strip() if not event.error else ""
                 break
+            if isinstance(event, ToolCall):
+                record.actions.append(event)
             yield event
         if question is None:
             return
@@ -175,6 +178,9 @@ class Router:
         for event in self._local_events(messages, offered):
             if isinstance(event, ToolCall) and event.name == self.tool_name:
                 log.warning("local model asked for the expert again; ignored")
+                continue
+            if isinstance(event, ToolCall) and event in record.actions:
+                log.info("not repeating %s, already done in this turn", event.name)
                 continue
             yield event
 

@@ -193,3 +193,12 @@ def test_importing_tiers_and_hardware_never_imports_torch():
     code = "import sys, assistant.tiers, assistant.hardware, assistant.commands.tiers; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_fallback_does_not_repeat_device_actions():
+    light = ToolCall(name="light_on", arguments={"room": "hall"})
+    local = ScriptedEngine([light, *escalate()], [light, TextDelta("Light is on; sky is blue from scattering.")])
+    router = build_router(local, config_for(f"http://127.0.0.1:{free_port()}/v1", "m"))
+    _, events, record = run(router)
+    assert events.count(light) == 1
+    assert record.actions == [light] and record.tier == "local"

@@ -13,6 +13,7 @@ from assistant.tiers.errors import TierError
 from assistant.tiers.factory import build_tiers
 from assistant.tiers.models import MODELS, QUANTS
 from assistant.tiers.plan import make_plan
+from assistant.tiers.rules import compile_rules
 
 
 def register(subparsers: Any) -> None:
@@ -42,6 +43,9 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    rules = compile_rules(config.tiers.rules, [t.name for t in config.tiers.remote], config.source)
+    for rule in rules:
+        print(f"rule       {rule.describe()}")
     if config.tiers.privacy == "off":
         print("tiers.privacy is \"off\": nothing leaves this device, no tier is contacted.")
         return 0

@@ -63,3 +63,16 @@ def test_bad_tier_config_is_one_line(tmp_path):
     result = run_cli("-c", str(config), "tiers", "check")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_check_validates_rules(tmp_path):
+    good = write_config(tmp_path, "http://127.0.0.1:1/v1", "m", privacy="off")
+    rule = '[[tiers.rules]]\npattern = "diary"\ntier = "local"\n\n'
+    good.write_text(good.read_text().replace("[[tiers.remote]]", rule + "[[tiers.remote]]"))
+    result = run_cli("-c", str(good), "tiers", "check")
+    assert result.returncode == 0 and "rule       /diary/ -> local" in result.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(good.read_text().replace('pattern = "diary"', 'pattern = "(diary"'))
+    result = run_cli("-c", str(bad), "tiers", "check")
+    assert result.returncode == 2
+    assert "tiers.rules[0].pattern" in result.stderr and "not a regular expression" in result.stderr

@@ -117,19 +117,37 @@ class MqttConfig:
 @dataclass(frozen=True)
 class RemoteTierConfig:
     name: str = opt("desktop", "Name used in logs and turn records")
+    enabled: bool = opt(True, "Use this tier (false keeps it configured but never contacted)")
     url: str = opt("http://127.0.0.1:8080/v1", "Base URL of the OpenAI-compatible API")
     model: str = opt("gemma-4-26b-a4b", "Model name the server knows")
     server: str = opt("llama-server", "Server kind, for its quirks", choices=("llama-server", "ollama", "vllm", "openai"))
     api_key_file: str = opt("", "File holding the API key ('' = none)")
     api_key: str = opt("", "(filled from api_key_file)", secret="tier_api_key")
+    ca_file: str = opt("", "CA certificate to trust for an https URL ('' = system store)")
     timeout_s: float = opt(20.0, "Give up on this tier after this many seconds", range=(0.5, 600.0))
+    connect_timeout_s: float = opt(3.0, "Give up connecting to this tier after this many seconds", range=(0.1, 60.0))
+    max_tokens: int = opt(512, "Most tokens this tier may generate for one answer", range=(1, 32768))
     thinking: bool = opt(False, "Ask this tier to think first (thinking is never spoken)")
+
+
+@dataclass(frozen=True)
+class RouteRuleConfig:
+    pattern: str = opt("", "Regular expression (case-insensitive) searched in the request text")
+    tier: str = opt("local", "Where matching requests go: 'local', 'remote' or the name of one remote tier")
 
 
 @dataclass(frozen=True)
 class TiersConfig:
     privacy: str = opt("text", "What may leave the device: 'off' = nothing, 'text' = text only", choices=("off", "text"))
     remote: tuple[RemoteTierConfig, ...] = opt((), "Remote tiers, tried in order ([[tiers.remote]] tables)")
+    rules: tuple[RouteRuleConfig, ...] = opt((), "Routing rules, first match wins ([[tiers.rules]] tables)")
+    escalation_tool: str = opt("ask_expert", "Name of the tool the local model calls to ask a remote tier")
+    breaker_failures: int = opt(2, "Consecutive failures after which a tier is left alone", range=(1, 100))
+    breaker_cooldown_s: float = opt(60.0, "How long a failed tier is left alone before it is tried again", range=(0.0, 86400.0))
+    fallback_notice: str = opt(
+        "The expert is not reachable, so I will answer myself.",
+        "Spoken when a remote tier fails and the local model answers instead",
+    )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ over the network (``tiers.remote``). :func:`recommend` picks one for a :class:`M
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,13 @@ class Profile:
 
 
 def profile_dir() -> Path:
-    """Where the profiles live (``$ASSISTANT_HARDWARE_DIR`` overrides, for packaged installs)."""
-    return Path(os.environ.get("ASSISTANT_HARDWARE_DIR") or PROFILE_DIR)
+    """Where the profiles live: ``$ASSISTANT_HARDWARE_DIR``, else the source tree's ``hardware/``,
+    else ``<prefix>/share/assistant/hardware`` where a wheel install puts them."""
+    if os.environ.get("ASSISTANT_HARDWARE_DIR"):
+        return Path(os.environ["ASSISTANT_HARDWARE_DIR"])
+    if PROFILE_DIR.is_dir():
+        return PROFILE_DIR
+    return Path(sys.prefix) / "share" / "assistant" / "hardware"
 
 
 def load_profiles(directory: Path | None = None) -> list[Profile]:

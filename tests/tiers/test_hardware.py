@@ -157,3 +157,17 @@ def test_disk_warning(tmp_path):
     from assistant.hardware.report import warnings
 
     assert any("needs about 3.5 GB" in w for w in warnings(m, recommend(m)))
+
+
+def test_profiles_found_after_a_wheel_install(monkeypatch, tmp_path):
+    """Without the source tree, profiles come from <prefix>/share/assistant/hardware (pyproject data-files)."""
+    import sys
+
+    from assistant.hardware import profiles
+
+    monkeypatch.delenv("ASSISTANT_HARDWARE_DIR", raising=False)
+    monkeypatch.setattr(profiles, "PROFILE_DIR", tmp_path / "no-source-tree")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert profiles.profile_dir() == tmp_path / "share" / "assistant" / "hardware"
+    monkeypatch.setenv("ASSISTANT_HARDWARE_DIR", str(tmp_path / "mine"))
+    assert profiles.profile_dir() == tmp_path / "mine"

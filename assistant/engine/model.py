@@ -1,0 +1,262 @@
+"""``GemmaModel``: the model directory loaded, and one model step from messages to events.
+
+    model = GemmaModel.load(model_dir, config.model)
+    for event in model.generate(messages, tools):      # assistant.protocols.Engine
+        ...
+    gen = model.stream(messages, tools)                # the richer form
+    for event in gen: ...
+    gen.timings, gen.token_ids, gen.text, gen.thinking, gen.tool_calls
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.config.schema import ModelConfig
+from assistant.engine import contract
+from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
+from assistant.engine.events import EventRouter, Markers
+from assistant.engine.features import FeatureExtractor, audio_token_count
+from assistant.engine.model_dir import ModelDirError, Selection, check_dir, check_graph_files, graph_file
+from assistant.engine.prompt import PromptBuilder, load_tokenizer
+from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
+from assistant.engine.sessions import Graph, open_graph
+from assistant.engine.spec import (
+    GenerationSpec,
+    ModelSpec,
+    ProcessorSpec,
+    load_generation_spec,
+    load_model_spec,
+    load_processor_spec,
+)
+from assistant.engine.timings import Timings, now
+from assistant.errors import AssistantError
+from assistant.protocols import Event, Message, ToolCall
+
+log = logging.getLogger("assistant.engine")
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Per-call decoding settings (defaults from ``ModelConfig``)."""
+
+    max_new_tokens: int = 256
+    sampling: SamplingParams = SamplingParams()  # noqa: RUF009 - frozen, so sharing it is safe
+    thinking: bool = False
+    processors: tuple[LogitsProcessor, ...] = ()  # extra logits processors (constraints), after suppression
+
+
+class Generation:
+    """One model step in progress: iterate for events; afterwards read what was produced."""
+
+    def __init__(self, events: Iterator[Event], timings: Timings, router: EventRouter, token_ids: list[int]) -> None:
+        self._events = events
+        self.timings = timings
+        self._router = router
+        self.token_ids = token_ids
+
+    def __iter__(self) -> Iterator[Event]:
+        return self._events
+
+    def __next__(self) -> Event:
+        return next(self._events)
+
+    @property
+    def text(self) -> str:
+        return self._router.text
+
+    @property
+    def thinking(self) -> str:
+        return self._router.thinking
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return list(self._router.tool_calls)
+
+
+def _check_signature(graph: Graph, spec: ModelSpec, mel_bins: int = 128) -> None:
+    checks = {
+        "embed_tokens": lambda: contract.check_embed(graph.label, graph.inputs, graph.outputs, spec),
+        "decoder_model_merged": lambda: contract.check_decoder(graph.label, graph.inputs, graph.outputs, spec),
+        "audio_encoder": lambda: contract.check_audio(graph.label, graph.inputs, graph.outputs, spec, mel_bins),
+    }
+    try:
+        checks[graph.name]()
+    except contract.ContractError as err:
+        raise ModelDirError(str(err)) from err
+
+
+class GemmaModel:
+    """Gemma 4 (E2B layout) on ONNX Runtime."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        config: ModelConfig,
+        spec: ModelSpec,
+        generation: GenerationSpec,
+        processor: ProcessorSpec,
+        tokenizer: Any,
+        decoder: Decoder,
+        audio: Graph | None,
+        features: FeatureExtractor | None,
+    ) -> None:
+        self.model_dir = model_dir
+        self.config = config
+        self.spec = spec
+        self.generation_spec = generation
+        self.processor_spec = processor
+        self.tokenizer = tokenizer
+        self.decoder = decoder
+        self.audio = audio
+        self.features = features
+        self.prompts = PromptBuilder(tokenizer, spec.audio_token_id, spec.boa_token_id, spec.eoa_token_id)
+        self.markers = Markers.from_tokenizer(tokenizer.backend_tokenizer)
+        self.load_s = 0.0
+
+    @classmethod
+    def load(cls, model_dir: str | Path, config: ModelConfig | None = None, *, audio: bool = True) -> GemmaModel:
+        """Check and load ``model_dir`` with the precisions in ``config``; ``audio=False`` skips the encoder.
+
+        A model directory without ``audio_encoder`` loads text-only.
+        """
+        start = now()
+        cfg = config or ModelConfig()
+        root = Path(model_dir).expanduser()
+        check_dir(root)
+        spec = load_model_spec(root)
+        generation = load_generation_spec(root)
+        processor = load_processor_spec(root)
+        tokenizer = load_tokenizer(root)
+        selection = Selection(decoder=cfg.decoder_precision, embed=cfg.embed_precision, audio=cfg.audio_precision)
+        want_audio = audio and spec.has_audio and any((root / "onnx").glob("audio_encoder*.onnx"))
+        graphs: dict[str, Graph] = {}
+        features = None
+        for name, precision in selection.items():
+            if name == "audio_encoder" and not want_audio:
+                continue
+            check_graph_files(root, name, precision)
+            graph = open_graph(name, root / graph_file(name, precision), cfg.threads)
+            if name == "audio_encoder":
+                features = FeatureExtractor(processor.feature_extractor)
+                _check_signature(graph, spec, features.feature_size)
+            else:
+                _check_signature(graph, spec)
+            graphs[name] = graph
+        model = cls(
+            root,
+            cfg,
+            spec,
+            generation,
+            processor,
+            tokenizer,
+            Decoder(graphs["embed_tokens"], graphs["decoder_model_merged"], spec),
+            graphs.get("audio_encoder"),
+            features,
+        )
+        model.load_s = now() - start
+        log.info("loaded %s in %.2f s (%s)", root, model.load_s, selection)
+        return model
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio is not None
+
+    def options(self, **overrides: Any) -> GenerationOptions:
+        """Options from the config, with keyword overrides (``max_new_tokens``, ``sampling``, ``thinking``)."""
+        c = self.config
+        base = GenerationOptions(
+            max_new_tokens=c.max_new_tokens,
+            sampling=SamplingParams(c.sample, c.temperature, c.top_k, c.top_p, c.seed),
+            thinking=c.thinking,
+        )
+        return replace(base, **overrides)
+
+    def with_system_prompt(self, messages: Sequence[Message]) -> list[Message]:
+        """``messages``, with the configured system prompt first unless one is already there."""
+        if (messages and messages[0].role == "system") or not self.config.system_prompt:
+            return list(messages)
+        return [Message(role="system", text=self.config.system_prompt), *messages]
+
+    def generate(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> Iterator[Event]:
+        """The ``Engine`` protocol: text deltas and finished tool calls, in order."""
+        return iter(self.stream(self.with_system_prompt(messages), tools))
+
+    def prepare(
+        self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]], thinking: bool, timings: Timings
+    ) -> Prefill:
+        """Prompt ids and embeddings with every clip's audio rows in place; fills the stage timings."""
+        start = now()
+        clips = [m.audio for m in messages if m.audio is not None]
+        if clips and not self.has_audio:
+            raise AssistantError(f"{self.model_dir} has no audio_encoder loaded: this model takes text only")
+        cap = self.processor_spec.audio_seq_length
+        counts = [audio_token_count(len(c), cap) for c in clips]
+        if any(n == 0 for n in counts):
+            raise AssistantError("an audio clip is too short (at least 0.02 s of 16 kHz audio is needed)")
+        ids = self.prompts.encode(self.prompts.render(messages, tools, thinking), counts)
+        timings.prompt_s = now() - start
+        embeds, ple = self.decoder.embed(ids)
+        if clips:
+            rows = self._encode_audio(clips, counts, timings)
+            slots = np.flatnonzero(np.asarray(ids) == self.prompts.audio_id)
+            embeds[0, slots] = rows.astype(embeds.dtype, copy=False)
+        timings.audio_tokens = sum(counts)
+        return Prefill(ids, embeds, ple)
+
+    def _encode_audio(self, clips: list[np.ndarray], counts: list[int], timings: Timings) -> np.ndarray:
+        assert self.audio is not None and self.features is not None
+        rows = []
+        for clip, n in zip(clips, counts, strict=True):
+            start = now()
+            feats = self.features(clip)
+            mid = now()
+            timings.features_s += mid - start
+            feeds = {
+                "input_features": feats.features.astype(self.audio.dtype("input_features"), copy=False),
+                "input_features_mask": feats.mask,
+            }
+            (out,) = self.audio.run(feeds, ["audio_features"])
+            timings.encoder_s += now() - mid
+            out = out.reshape(-1, out.shape[-1])
+            if out.shape[0] < n:
+                raise AssistantError(f"{self.audio.label} returned {out.shape[0]} audio rows for {n} audio tokens")
+            rows.append(out[:n])
+        return np.concatenate(rows, axis=0)
+
+    def processors(self) -> list[LogitsProcessor]:
+        return [suppress(self.generation_spec.suppress_tokens)] if self.generation_spec.suppress_tokens else []
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]] = (),
+        options: GenerationOptions | None = None,
+        cache: KvCache | None = None,
+    ) -> Generation:
+        """One model step over ``messages`` exactly as given (no system prompt added)."""
+        opts = options or self.options()
+        timings = Timings()
+        router = EventRouter(self.tokenizer.backend_tokenizer, self.markers)
+        token_ids: list[int] = []
+
+        def events() -> Iterator[Event]:
+            prompt = self.prepare(messages, tools, opts.thinking, timings)
+            sampler = Sampler(opts.sampling, [*self.processors(), *opts.processors])
+            stops = self.generation_spec.eos_token_ids
+            for token in decode_tokens(self.decoder, prompt, sampler, stops, opts.max_new_tokens, timings, cache):
+                token_ids.append(token)
+                event = router.push(token)
+                if event is not None:
+                    yield event
+            last = router.finish()
+            if last is not None:
+                yield last
+
+        return Generation(events(), timings, router, token_ids)

@@ -1,0 +1,87 @@
+"""ONNX Runtime sessions for the graphs, with their signatures read from session metadata."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from assistant.engine.model_dir import ModelDirError
+from assistant.engine.onnxfile import TensorInfo
+
+log = logging.getLogger("assistant.engine")
+
+_ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(bool)": "bool",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(bfloat16)": "bfloat16",
+}
+
+
+def _info(arg: Any) -> TensorInfo:
+    dims = tuple(d if isinstance(d, int | str) else None for d in (arg.shape or ()))
+    return TensorInfo(arg.name, _ORT_TYPES.get(arg.type, arg.type), dims)
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    """Sequential execution, all graph optimisations, ``threads`` intra-op threads (0 = ORT's choice)."""
+    opts = ort.SessionOptions()
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    if threads > 0:
+        opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return opts
+
+
+@dataclass
+class Graph:
+    """One loaded graph: its session, signature, and the numpy dtype each input wants."""
+
+    name: str
+    path: Path
+    session: ort.InferenceSession
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+    @property
+    def input_names(self) -> frozenset[str]:
+        return frozenset(i.name for i in self.inputs)
+
+    def input(self, name: str) -> TensorInfo:
+        return next(i for i in self.inputs if i.name == name)
+
+    def dtype(self, name: str) -> np.dtype[Any]:
+        return np.dtype(self.input(name).dtype)
+
+    def run(self, feeds: Mapping[str, np.ndarray], outputs: list[str] | None = None) -> list[np.ndarray]:
+        return self.session.run(outputs, dict(feeds))
+
+
+def open_graph(name: str, path: Path, threads: int) -> Graph:
+    """Load ``path`` into ONNX Runtime; a load failure is one line naming the file."""
+    try:
+        session = ort.InferenceSession(str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises several unrelated exception types
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelDirError(f"{path}: ONNX Runtime cannot load it ({first[:300]})") from err
+    inputs = tuple(_info(a) for a in session.get_inputs())
+    outputs = tuple(_info(a) for a in session.get_outputs())
+    log.debug("loaded %s: %s -> %s", path.name, [i.describe() for i in inputs], [o.describe() for o in outputs])
+    return Graph(name, path, session, inputs, outputs)

@@ -150,12 +150,17 @@ def _rewrite(src: Path, out_dir: Path, opts: OptimizeOptions, say: Progress) -> 
                 report.head = _quantize_head(model, head, src.parent, writer, opts, say)
             else:
                 report.head = "left as published"
-            if opts.last_logits and KEEP not in {i.name for i in model.graph.input}:
+            if opts.last_logits and not _name_taken(model, KEEP):
                 _add_keep(model, head)
                 report.keep_input_added = True
     _link_shards(model, src.parent, out_dir, data_name, say)
     onnx.save_model(model, str(out_dir / src.name))
     return report
+
+
+def _name_taken(model: Any, name: str) -> bool:
+    graph = model.graph
+    return any(name == v.name for v in [*graph.input, *graph.initializer]) or any(name in n.output for n in graph.node)
 
 
 def _set_accuracy(model: Any, level: int) -> int:

@@ -132,21 +132,21 @@ def measure(model: GemmaModel, decoder_path: Path, steps: int, threads: int, rep
     _say("warm-up")
     probes.decode_steps(model, dec, 2)
     _say(f"decoding {steps} tokens")
-    run = probes.decode_steps(model, dec, steps)
+    bare: list[float] = []
+    run = probes.decode_steps(model, dec, steps, bare)
     step_ms = probes.median_ms(run.step_s)
     decode_tok_s = 1000 / step_ms
     weights = probes.decoder_weight_bytes(decoder_path)
     per_token = weights + run.kv_bytes
-    bare = probes.bare_step_s(model, dec, run.context, steps)
     overhead_ms = step_ms - probes.median_ms(bare)
 
     _say("time to first token")
     system = probes.system_prompt(model, 400)
     system_tokens = len(model.tokenizer(system, add_special_tokens=False)["input_ids"])
-    ttft_none, _ = probes.ttft_s(model, probes._messages())
+    ttft_none = min(probes.ttft_s(model, probes._messages())[0] for _ in range(2))
     ttft_long, long_t = probes.ttft_s(model, probes._messages(system=system))
     cache = probes.prefix_cache(model, system)
-    ttft_cached, _ = probes.ttft_s(model, probes._messages(system=system), cache)
+    ttft_cached = min(probes.ttft_s(model, probes._messages(system=system), cache)[0] for _ in range(2))
     prefill_tok_s = long_t.prefill_tokens_per_s
 
     audio: dict[float, Any] = {}

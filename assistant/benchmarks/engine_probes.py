@@ -90,12 +90,19 @@ class DecodeRun:
     kv_bytes: int
 
 
-def decode_steps(model: GemmaModel, decoder: Decoder, steps: int) -> DecodeRun:
-    """Greedy decode of ``steps`` tokens after a short prompt (no stop ids), through the engine loop."""
+def decode_steps(model: GemmaModel, decoder: Decoder, steps: int, bare: list[float] | None = None) -> DecodeRun:
+    """Greedy decode of ``steps`` tokens after a short prompt (no stop ids), through the engine loop.
+
+    With ``bare``, one bare step (``bare_step``) runs between engine steps, outside their timing, so
+    both see the same machine load; its times are appended to ``bare``.
+    """
     pre = prompt(model, _messages())
     timings = Timings()
-    list(decode_tokens(decoder, pre, greedy, (), steps + 1, timings))
     context = len(pre.ids) + steps
+    floor = BareStep(decoder, context) if bare is not None else None
+    for _token in decode_tokens(decoder, pre, greedy, (), steps + 1, timings):
+        if floor is not None and bare is not None:
+            bare.append(floor())
     return DecodeRun(list(timings.token_s), context, kv_bytes(_cache_at(decoder, context)))
 
 
@@ -105,25 +112,26 @@ def _cache_at(decoder: Decoder, length: int) -> KvCache:
     return KvCache(arrays, length)
 
 
-def bare_step_s(model: GemmaModel, decoder: Decoder, context: int, repeats: int) -> list[float]:
-    """``embed_tokens.run`` + ``decoder.run`` alone with feeds prepared once (the floor of a decode step)."""
-    cache = _cache_at(decoder, context - 1)
-    ids = np.array([[5]], dtype=np.int64)
-    embed_sess = decoder.embed_graph.session
-    embeds, ple = embed_sess.run(["inputs_embeds", "per_layer_inputs"], {"input_ids": ids})
-    feeds: dict[str, Any] = {"inputs_embeds": embeds, "per_layer_inputs": ple,
-                             "attention_mask": np.ones((1, context), np.int64),
-                             "position_ids": np.array([[context - 1]], np.int64), **cache.arrays}
-    if decoder.has_keep:
-        feeds["num_logits_to_keep"] = np.array(1, np.int64)
-    sess = decoder.graph.session
-    out: list[float] = []
-    for _ in range(repeats):
+class BareStep:
+    """``embed_tokens.run`` + ``decoder.run`` alone with feeds prepared once: the floor of a decode step."""
+
+    def __init__(self, decoder: Decoder, context: int) -> None:
+        cache = _cache_at(decoder, context - 1)
+        self.ids = {"input_ids": np.array([[5]], dtype=np.int64)}
+        self.embed = decoder.embed_graph.session
+        embeds, ple = self.embed.run(["inputs_embeds", "per_layer_inputs"], self.ids)
+        self.feeds: dict[str, Any] = {"inputs_embeds": embeds, "per_layer_inputs": ple,
+                                      "attention_mask": np.ones((1, context), np.int64),
+                                      "position_ids": np.array([[context - 1]], np.int64), **cache.arrays}
+        if decoder.has_keep:
+            self.feeds["num_logits_to_keep"] = np.array(1, np.int64)
+        self.session = decoder.graph.session
+
+    def __call__(self) -> float:
         start = now()
-        embed_sess.run(["inputs_embeds", "per_layer_inputs"], {"input_ids": ids})
-        sess.run(None, feeds)
-        out.append(now() - start)
-    return out
+        self.embed.run(["inputs_embeds", "per_layer_inputs"], self.ids)
+        self.session.run(None, self.feeds)
+        return now() - start
 
 
 def ttft_s(model: GemmaModel, messages: Sequence[Message], cache: KvCache | None = None) -> tuple[float, Timings]:

@@ -25,8 +25,21 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def config_dict(config: Gemma4Config) -> dict[str, Any]:
-    """``config.json`` content: the HF config plus ``architectures``, without private attributes."""
+    """``config.json`` content: the HF config plus ``architectures``, in the published (4.x-era) form.
+
+    transformers 5.x serialises full-layer head dims as ``per_layer_config``; the published file has
+    ``global_head_dim`` and ``num_global_key_value_heads`` instead, and 5.x rebuilds the same
+    ``per_layer_config`` from them on load.
+    """
     data = config.to_dict()
+    text = data["text_config"]
+    overrides = text.pop("per_layer_config", None) or {}
+    full = [int(i) for i, t in enumerate(text["layer_types"]) if t == "full_attention"]
+    dims = {overrides.get(str(i), overrides.get(i, {})).get("head_dim", text["head_dim"]) for i in full}
+    if len(dims) != 1 or any("num_key_value_heads" in o for o in overrides.values()):
+        raise ValueError(f"per_layer_config {overrides} has no global_head_dim equivalent")
+    text["global_head_dim"] = dims.pop()
+    text["num_global_key_value_heads"] = None
     data["architectures"] = ["Gemma4ForConditionalGeneration"]
     data["transformers_version"] = transformers.__version__
     return data

@@ -63,17 +63,20 @@ def make_variant(fp32_path: Path, precision: str) -> Path:
     dst = fp32_path.with_name(f"{stem}{SUFFIX[precision]}.onnx")
     if precision == "fp32":
         return dst
-    logging.getLogger("onnxruntime").setLevel(logging.WARNING)
-    if precision == "quantized":
-        variant = _quantized(fp32_path)
-    else:
-        model = onnx.load(str(fp32_path))
-        if precision == "fp16":
-            variant = _fp16(model)
-        elif precision == "q4":
-            variant = _q4(model)
+    logging.disable(logging.WARNING)  # the quantizers log every tensor at INFO and shape guesses at WARNING
+    try:
+        if precision == "quantized":
+            variant = _quantized(fp32_path)
         else:
-            variant = _fp16(_q4(model))
+            model = onnx.load(str(fp32_path))
+            if precision == "fp16":
+                variant = _fp16(model)
+            elif precision == "q4":
+                variant = _q4(model)
+            else:
+                variant = _fp16(_q4(model))
+    finally:
+        logging.disable(logging.NOTSET)
     variant.producer_name = "tiny_gemma4"
     variant.producer_version = ""
     save_external(variant, dst)

@@ -41,6 +41,8 @@ class TinySpec:
     global_head_dim: int = 32
     num_attention_heads: int = 2
     hidden_size_per_layer_input: int = 8
+    branch_gain: float = 1.0  # residual-branch norm scale: larger = more context-driven, less copy-the-input
+    embed_std: float = 0.1  # token embedding (= tied lm_head) std: sets the logit scale
     audio: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,9 +79,7 @@ CONFIGS: dict[str, TinySpec] = {
         sliding_window=16,
         num_kv_shared_layers=3,
         with_audio=False,
-        head_dim=8,
-        global_head_dim=24,
-        num_attention_heads=4,
+        global_head_dim=48,
     ),
 }
 
@@ -126,14 +126,43 @@ def make_config(name: str) -> Gemma4Config:
     return config
 
 
-def _redraw(model: Gemma4ForConditionalGeneration, generator: torch.Generator) -> None:
+# Residual-branch output norms of the text decoder, scaled by TinySpec.branch_gain.
+# q_norm / k_norm weights are scaled down: attention has scaling 1.0, and unit-scale norms make the
+# softmax so sharp that fp32 rounding alone moves the logits by ~1e-4 (torch fp32 vs fp64).
+QK_GAIN = 0.35
+_BRANCH_NORMS = ("post_attention_layernorm", "post_feedforward_layernorm", "post_per_layer_input_norm")
+
+
+def _on_int4_grid(weight: torch.Tensor, block: int = 32) -> torch.Tensor:
+    """Snap each block of ``block`` values along the last axis onto a symmetric int4 grid.
+
+    Every block becomes ``scale * q`` with integer ``q`` in [-7, 7] and exactly one ``-8`` (the value
+    of largest magnitude). onnxruntime's symmetric block quantizer (MatMulNBits, GatherBlockQuantized)
+    picks ``scale = extreme / -8`` and so reproduces these weights exactly: q4 graphs of the tiny models
+    compute the same function as fp32 and parity tests need no precision slack for them.
+    """
+    cols = weight.shape[1]
+    out = torch.empty_like(weight)
+    for start in range(0, cols, block):
+        z = weight[:, start:start + block]
+        peak = z.abs().argmax(dim=1, keepdim=True)
+        scale = z.abs().amax(dim=1, keepdim=True) / 8
+        q = torch.clamp(torch.round(z / scale), -7, 7)
+        q.scatter_(1, peak, -8.0)
+        out[:, start:start + block] = q * scale
+    return out
+
+
+def _redraw(model: Gemma4ForConditionalGeneration, generator: torch.Generator, spec: TinySpec) -> None:
     """Re-draw every weight so that activations and logits are far from tied.
 
     The default HF init (N(0, 0.02), unit norms, infinite clip bounds) gives near-uniform logits and
-    never exercises the clamps. Here: linear weights N(0, 0.08), norm weights 1 + 0.2 N, layer
+    never exercises the clamps. Here: linear weights N(0, 0.08), token embedding N(0, ``embed_std``), norm
+    weights 1 + 0.2 N (q/k norms times ``QK_GAIN``, residual-branch output norms times
+    ``branch_gain``), layer
     scalars U(0.5, 1.5), audio ``per_dim_scale`` 0.3 N, and the clip buffers of every
-    ``Gemma4ClippableLinear`` finite and distinct. The token embedding (tied to ``lm_head``) gets
-    heavy-tailed row norms so the top-1 logit has a margin that survives fp16 and 4-bit weights.
+    ``Gemma4ClippableLinear`` finite, distinct and tight enough to bind. Every matrix is snapped
+    onto the int4 grid (``_on_int4_grid``) so q4 exports are lossless.
     """
 
     def normal(shape: torch.Size, std: float, mean: float = 0.0) -> torch.Tensor:
@@ -145,18 +174,24 @@ def _redraw(model: Gemma4ForConditionalGeneration, generator: torch.Generator) -
             if isinstance(module, (Gemma4RMSNorm, torch.nn.LayerNorm)) and getattr(module, "weight", None) is not None:
                 module.weight.copy_(normal(module.weight.shape, 0.2, 1.0))
                 done.add(id(module.weight))
+        for name, module in model.named_modules():
+            if name.endswith(_BRANCH_NORMS):
+                module.weight.mul_(spec.branch_gain)
+            elif name.endswith(("self_attn.q_norm", "self_attn.k_norm")):
+                module.weight.mul_(QK_GAIN)
         for name, param in model.named_parameters():
             if id(param) in done:
                 continue
             if name.endswith("per_dim_scale"):
                 param.copy_(normal(param.shape, 0.3))
             elif name.endswith("embed_tokens.weight"):
-                rows = torch.exp(normal(torch.Size([param.shape[0], 1]), 0.5))
-                param.copy_(normal(param.shape, 0.5) * rows)
+                param.copy_(normal(param.shape, spec.embed_std))
             elif name.endswith("embed_tokens_per_layer.weight"):
                 param.copy_(normal(param.shape, 0.3))
             else:
                 param.copy_(normal(param.shape, 0.08))
+            if param.dim() == 2:
+                param.copy_(_on_int4_grid(param))
         for name, buf in model.named_buffers():
             if name.endswith("layer_scalar"):
                 buf.copy_(torch.rand(buf.shape, generator=generator) + 0.5)
@@ -172,6 +207,6 @@ def build_model(name: str, seed: int = 0) -> Gemma4ForConditionalGeneration:
     torch.manual_seed(seed)
     model = Gemma4ForConditionalGeneration(config)
     generator = torch.Generator().manual_seed(seed)
-    _redraw(model, generator)
+    _redraw(model, generator, CONFIGS[name])
     model.tie_weights()
     return model.eval()

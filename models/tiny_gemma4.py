@@ -25,6 +25,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `models` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from transformers import Gemma4ForConditionalGeneration
+
 from models.export_onnx import export_audio_encoder, export_decoder, export_embed_tokens
 from models.metadata_files import write_metadata
 from models.precisions import PRECISIONS, graph_path, make_variant
@@ -34,7 +36,7 @@ from models.tokenizer_files import write_tokenizer
 GRAPHS = ("embed_tokens", "decoder_model_merged", "audio_encoder")
 
 
-def reference_model(config_name: str, seed: int = 0):  # -> Gemma4ForConditionalGeneration
+def reference_model(config_name: str, seed: int = 0) -> Gemma4ForConditionalGeneration:
     """The torch model whose weights the ONNX files of ``build(..., config_name, ..., seed)`` hold."""
     return build_model(config_name, seed)
 
@@ -49,13 +51,21 @@ def _parse_precisions(text: str | Iterable[str]) -> list[str]:
 
 def build(out_dir: Path | str, config_name: str, precisions: Iterable[str] | str = PRECISIONS, seed: int = 0,
           progress: Callable[[str], None] | None = None) -> Path:
-    """Build the model directory ``out_dir`` (replaced if it exists) and return its path."""
+    """Build the model directory ``out_dir`` and return its path.
+
+    An existing ``out_dir`` is replaced if it is empty or a model directory (has ``config.json``);
+    anything else raises ``ValueError`` rather than deleting it.
+    """
     out = Path(out_dir)
     wanted = _parse_precisions(precisions)
     if config_name not in CONFIGS:
         raise ValueError(f"unknown config {config_name!r}; choose one of {', '.join(CONFIGS)}")
     say = progress or (lambda _msg: None)
     if out.exists():
+        if not out.is_dir():
+            raise ValueError(f"{out} exists and is not a directory")
+        if any(out.iterdir()) and not (out / "config.json").is_file():
+            raise ValueError(f"refusing to replace {out}: it is not empty and holds no config.json")
         shutil.rmtree(out)
     onnx_dir = out / "onnx"
     onnx_dir.mkdir(parents=True)
@@ -82,7 +92,7 @@ def build(out_dir: Path | str, config_name: str, precisions: Iterable[str] | str
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description="Build a tiny random Gemma 4 in the published ONNX layout.")
-    parser.add_argument("out_dir", type=Path, help="directory to create (replaced if it exists)")
+    parser.add_argument("out_dir", type=Path, help="directory to create (an existing model directory is replaced)")
     parser.add_argument("--config", required=True, choices=sorted(CONFIGS), help="tiny configuration")
     parser.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated list (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
@@ -92,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     start = time.monotonic()
-    path = build(args.out_dir, args.config, precisions, args.seed, progress=lambda m: print(m, flush=True))
+    try:
+        path = build(args.out_dir, args.config, precisions, args.seed, progress=lambda m: print(m, flush=True))
+    except (OSError, ValueError) as exc:
+        parser.exit(1, f"{parser.prog}: error: {exc}\n")
     print(f"built {args.config} (seed {args.seed}, {', '.join(precisions)}) in {path} in {time.monotonic() - start:.1f} s")
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.engine.model_dir import ModelDirError
 from assistant.engine.onnxfile import TensorInfo
 from assistant.engine.spec import ModelSpec
 
@@ -112,3 +113,18 @@ def check_decoder(label: str, inputs: Sequence[TensorInfo], outputs: Sequence[Te
     optional = {"num_logits_to_keep": Expect(("int64",), 0), "use_cache_branch": Expect(("bool",), (0, 1))}
     _check(label, "input", inputs, required, optional)
     _check(label, "output", outputs, outs, {})
+
+
+def check_graph(
+    graph: str, label: str, inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo], spec: ModelSpec, mel_bins: int = 128
+) -> None:
+    """The contract check for one graph, as a one-line ``ModelDirError``."""
+    try:
+        if graph == "embed_tokens":
+            check_embed(label, inputs, outputs, spec)
+        elif graph == "audio_encoder":
+            check_audio(label, inputs, outputs, spec, mel_bins)
+        else:
+            check_decoder(label, inputs, outputs, spec)
+    except ContractError as err:
+        raise ModelDirError(str(err)) from err

@@ -50,6 +50,7 @@ class Decoder:
         names = decoder.input_names
         self.has_keep = "num_logits_to_keep" in names
         self.has_cache_branch = "use_cache_branch" in names
+        self._branch_shape = () if not self.has_cache_branch or not decoder.input("use_cache_branch").shape else (1,)
         self.embeds_dtype = decoder.dtype("inputs_embeds")
         self.ple_dtype = decoder.dtype("per_layer_inputs")
         self._placeholders = np.asarray(spec.placeholder_ids, dtype=np.int64)
@@ -91,7 +92,7 @@ class Decoder:
         if self.has_keep:
             feeds["num_logits_to_keep"] = np.array(0, dtype=np.int64) if all_logits else self._keep_one
         if self.has_cache_branch:
-            feeds["use_cache_branch"] = np.array([cache.length > 0])
+            feeds["use_cache_branch"] = np.full(self._branch_shape, cache.length > 0, dtype=np.bool_)
         feeds.update(cache.arrays)
         outputs = self.graph.run(feeds, self.output_names)
         logits = outputs[0][0]

@@ -73,13 +73,20 @@ class EventRouter:
             return None
         if token_id == m.call_start:
             self._state, self._buffer = "call", []
-            return None
+            return self._flush_text()
         if token_id == m.channel_start:
             self._state, self._buffer = "thinking", []
-            return None
+            return self._flush_text()
         if token_id in m.special:
             return None
         delta = self._detok.push(token_id)
+        if not delta:
+            return None
+        self.text += delta
+        return TextDelta(delta)
+
+    def _flush_text(self) -> Event | None:
+        delta = self._detok.flush()
         if not delta:
             return None
         self.text += delta
@@ -94,7 +101,9 @@ class EventRouter:
         return call
 
     def finish(self) -> Event | None:
-        """At the end of generation: an unclosed tool call becomes an error value."""
+        """At the end of generation: held-back text, or an unclosed tool call as an error value."""
+        if self._state == "text":
+            return self._flush_text()
         if self._state == "call":
             body = self._backend.decode(self._buffer, skip_special_tokens=False)
             call = ToolCall(name="", raw="<|tool_call>" + body, error="tool call was not closed before generation ended")

@@ -87,3 +87,19 @@ class FeatureExtractor:
         spec, mask = self._fe._extract_spectrogram(padded, sample_mask)
         spec = spec.astype(np.float32) * mask[:, None]
         return AudioFeatures(spec[None].astype(np.float32), mask[None].astype(np.bool_))
+
+
+def fit_frames(feats: AudioFeatures, frames: int | str | None) -> AudioFeatures:
+    """Pad features (mask False) to a graph's fixed frame count; a symbolic count takes them as they are."""
+    if not isinstance(frames, int) or frames <= 0:
+        return feats
+    have = feats.features.shape[1]
+    if have > frames:
+        raise AssistantError(f"the audio encoder takes at most {frames} feature frames, the clip has {have}")
+    if have == frames:
+        return feats
+    pad = frames - have
+    return AudioFeatures(
+        np.pad(feats.features, ((0, 0), (0, pad), (0, 0))),
+        np.pad(feats.mask, ((0, 0), (0, pad)), constant_values=False),
+    )

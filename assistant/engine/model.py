@@ -22,8 +22,8 @@ from assistant.config.schema import ModelConfig
 from assistant.engine import contract
 from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
 from assistant.engine.events import EventRouter, Markers
-from assistant.engine.features import FeatureExtractor, audio_token_count
-from assistant.engine.model_dir import ModelDirError, Selection, check_dir, check_graph_files, graph_file
+from assistant.engine.features import FeatureExtractor, audio_token_count, fit_frames
+from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
 from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
 from assistant.engine.sessions import Graph, open_graph
@@ -80,18 +80,6 @@ class Generation:
         return list(self._router.tool_calls)
 
 
-def _check_signature(graph: Graph, spec: ModelSpec, mel_bins: int = 128) -> None:
-    checks = {
-        "embed_tokens": lambda: contract.check_embed(graph.label, graph.inputs, graph.outputs, spec),
-        "decoder_model_merged": lambda: contract.check_decoder(graph.label, graph.inputs, graph.outputs, spec),
-        "audio_encoder": lambda: contract.check_audio(graph.label, graph.inputs, graph.outputs, spec, mel_bins),
-    }
-    try:
-        checks[graph.name]()
-    except contract.ContractError as err:
-        raise ModelDirError(str(err)) from err
-
-
 class GemmaModel:
     """Gemma 4 (E2B layout) on ONNX Runtime."""
 
@@ -141,13 +129,14 @@ class GemmaModel:
         for name, precision in selection.items():
             if name == "audio_encoder" and not want_audio:
                 continue
-            check_graph_files(root, name, precision)
+            mel_bins = int(processor.feature_extractor.get("feature_size", 128))
+            info = check_graph_files(root, name, precision)
+            label = Path(graph_file(name, precision)).name
+            contract.check_graph(name, label, info.inputs, info.outputs, spec, mel_bins)  # before ORT reads weights
             graph = open_graph(name, root / graph_file(name, precision), cfg.threads)
+            contract.check_graph(name, label, graph.inputs, graph.outputs, spec, mel_bins)  # what the session declares
             if name == "audio_encoder":
                 features = FeatureExtractor(processor.feature_extractor)
-                _check_signature(graph, spec, features.feature_size)
-            else:
-                _check_signature(graph, spec)
             graphs[name] = graph
         model = cls(
             root,
@@ -215,7 +204,7 @@ class GemmaModel:
         rows = []
         for clip, n in zip(clips, counts, strict=True):
             start = now()
-            feats = self.features(clip)
+            feats = fit_frames(self.features(clip), self.audio.input("input_features").shape[1])
             mid = now()
             timings.features_s += mid - start
             feeds = {

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.engine import contract
+from assistant.engine.contract import check_graph
 from assistant.engine.manifest import read_manifest, sha256_file
 from assistant.engine.model_dir import (
     GRAPHS,
@@ -22,7 +22,7 @@ from assistant.engine.model_dir import (
     iter_model_files,
     shard_files,
 )
-from assistant.engine.prompt import load_tokenizer
+from assistant.engine.prompt import PromptBuilder, load_tokenizer
 from assistant.engine.spec import load_generation_spec, load_model_spec, load_processor_spec
 from assistant.errors import AssistantError
 
@@ -51,7 +51,7 @@ def verify(model_dir: Path, say: Callable[[str], None] = lambda _line: None) -> 
     load_generation_spec(model_dir)
     processor = load_processor_spec(model_dir)
     ok("config.json, generation_config.json, processor_config.json")
-    load_tokenizer(model_dir)
+    PromptBuilder(load_tokenizer(model_dir), spec.audio_token_id, spec.boa_token_id, spec.eoa_token_id)
     ok("tokenizer.json, tokenizer_config.json, chat_template.jinja")
     mel_bins = int(processor.feature_extractor.get("feature_size", 128))
     for graph in GRAPHS:
@@ -64,16 +64,7 @@ def verify(model_dir: Path, say: Callable[[str], None] = lambda _line: None) -> 
             continue
         for precision in precisions:
             info = check_graph_files(model_dir, graph, precision)
-            label = Path(graph_file(graph, precision)).name
-            try:
-                if graph == "embed_tokens":
-                    contract.check_embed(label, info.inputs, info.outputs, spec)
-                elif graph == "audio_encoder":
-                    contract.check_audio(label, info.inputs, info.outputs, spec, mel_bins)
-                else:
-                    contract.check_decoder(label, info.inputs, info.outputs, spec)
-            except contract.ContractError as err:
-                raise ModelDirError(str(err)) from err
+            check_graph(graph, Path(graph_file(graph, precision)).name, info.inputs, info.outputs, spec, mel_bins)
             shards = shard_files(model_dir, graph_file(graph, precision))
             ok(f"{graph_file(graph, precision)} (+{len(shards)} data file{'s' if len(shards) != 1 else ''}), signature matches")
     _verify_checksums(model_dir, report, say)

@@ -158,14 +158,22 @@ def test_thinking_channel_is_kept_out_of_the_text(text_model: GemmaModel) -> Non
 
 
 def test_seeded_sampling_is_reproducible(text_model: GemmaModel) -> None:
+    def flat(_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        """Equal logits on 64 ordinary tokens, so the draw (not the tiny model's peakiness) decides."""
+        logits[:] = -np.inf
+        logits[400:464] = 0.0
+        return logits
+
     def sample(seed: int) -> list[int]:
-        opts = text_model.options(max_new_tokens=24, sampling=SamplingParams(sample=True, seed=seed))
+        opts = text_model.options(max_new_tokens=24, sampling=SamplingParams(sample=True, seed=seed), processors=(flat,))
         gen = text_model.stream([Message(role="user", text="hello")], (), opts)
         list(gen)
         return gen.token_ids
 
-    assert sample(5) == sample(5)
-    assert sample(5) != sample(6)
+    first = sample(5)
+    assert first == sample(5)
+    assert first != sample(6)
+    assert all(400 <= t < 464 for t in first) and len(set(first)) > 8
 
 
 def test_restored_prefix_cache_gives_the_same_logits(text_model: GemmaModel) -> None:
@@ -227,3 +235,53 @@ def test_system_prompt_from_config(text_model: GemmaModel) -> None:
         assert model.with_system_prompt([Message(role="system", text="Own.")])[0].text == "Own."
     finally:
         model.config = old
+
+
+def test_decoder_without_num_logits_to_keep(tiny_text_dir, tmp_path, text_model: GemmaModel) -> None:
+    """A decoder that always returns logits for every position gives the same tokens and logits."""
+    import shutil
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_text_dir, copy, ignore=shutil.ignore_patterns("*_fp16*", "*_q4*", "*_quantized*", "hf"))
+    path = copy / "onnx/decoder_model_merged.onnx"
+    graph = onnx.load(str(path), load_external_data=False)
+    (keep,) = [i for i in graph.graph.input if i.name == "num_logits_to_keep"]
+    graph.graph.input.remove(keep)
+    zero = helper.make_tensor("zero", TensorProto.INT64, [], [0])
+    graph.graph.node.insert(0, helper.make_node("Constant", [], ["num_logits_to_keep"], value=zero))
+    onnx.save(graph, str(path))
+    plain = GemmaModel.load(copy, CFG)
+    assert not plain.decoder.has_keep and text_model.decoder.has_keep
+
+    def greedy(model: GemmaModel) -> tuple[list[int], np.ndarray]:
+        rows: list[np.ndarray] = []
+        prompt = model.prepare([Message(role="user", text="Turn on the light in the kitchen")], (), False, Timings())
+        ids = list(decode_tokens(model.decoder, prompt, Sampler(SamplingParams()), [], 8, Timings(), on_logits=rows.append))
+        return ids, np.stack(rows)
+
+    ids_a, logits_a = greedy(plain)
+    ids_b, logits_b = greedy(text_model)
+    assert ids_a == ids_b
+    np.testing.assert_allclose(logits_a, logits_b, atol=1e-5)
+
+
+def test_padded_features_give_the_same_audio_rows(audio_model: GemmaModel) -> None:
+    """What ``fit_frames`` does for a fixed-length encoder: padding with mask False changes no valid row."""
+    from assistant.engine.features import fit_frames, mask_token_count
+
+    assert audio_model.audio is not None and audio_model.features is not None
+    feats = audio_model.features((np.sin(np.arange(20000) * 0.03) * 7000).astype(np.int16))
+    run_audio = audio_model.audio.run
+
+    def rows(f) -> np.ndarray:
+        (out,) = run_audio({"input_features": f.features, "input_features_mask": f.mask}, ["audio_features"])
+        return out.reshape(-1, out.shape[-1])
+
+    plain, padded = rows(feats), rows(fit_frames(feats, feats.features.shape[1] + 61))
+    n = mask_token_count(feats.mask[0])
+    assert plain.shape[0] >= n and padded.shape[0] >= n
+    np.testing.assert_allclose(padded[:n], plain[:n], atol=1e-5)
+

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from transformers import Gemma4AudioFeatureExtractor
 
-from assistant.engine.features import FeatureExtractor, audio_token_count, mask_token_count, to_float
+from assistant.engine.features import FeatureExtractor, audio_token_count, fit_frames, mask_token_count, to_float
 from assistant.errors import AssistantError
 
 
@@ -50,3 +50,16 @@ def test_bad_audio_is_a_one_line_error(extractors) -> None:
         to_float(np.zeros((2, 100), dtype=np.int16))
     with pytest.raises(AssistantError, match="int16 or float"):
         to_float(np.zeros(10, dtype=np.int32))
+
+
+def test_fit_frames_pads_for_a_fixed_length_encoder(extractors) -> None:
+    ours, _ = extractors
+    feats = ours((np.random.default_rng(0).standard_normal(16000) * 3000).astype(np.int16))
+    assert fit_frames(feats, "num_frames") is feats and fit_frames(feats, None) is feats
+    padded = fit_frames(feats, 400)
+    assert padded.features.shape == (1, 400, 128) and padded.mask.shape == (1, 400)
+    np.testing.assert_array_equal(padded.features[:, :99], feats.features)
+    assert not padded.features[:, 99:].any() and not padded.mask[:, 99:].any()
+    assert mask_token_count(padded.mask[0]) == mask_token_count(feats.mask[0])
+    with pytest.raises(AssistantError, match="at most 50 feature frames, the clip has 99"):
+        fit_frames(feats, 50)

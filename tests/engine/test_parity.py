@@ -22,7 +22,6 @@ from assistant.engine.model import GemmaModel
 from assistant.engine.sampling import Sampler, SamplingParams
 from assistant.engine.timings import Timings
 from assistant.protocols import Message
-from models.tiny_gemma4 import reference_model
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +30,14 @@ STEPS = 20
 LONG_TEXT = "Please turn on the kitchen light, then dim the hallway to half and tell me the weather tomorrow."
 
 # Lower bounds on teacher-forced top-1 agreement with the fp32 torch model over 60 steps (3 configs x 20).
-# Measured on the seed-0 tiny models: fp16 0.98, quantized 0.78, q4 and q4f16 0.50 (4-bit blocks of 32
-# on a hidden size of 64 with near-tied random logits); the exact figures are printed by the test.
-MIN_AGREEMENT = {"fp16": 0.9, "q4f16": 0.4, "q4": 0.4, "quantized": 0.65}
+# Measured on the seed-0 tiny models: fp16, q4 and q4f16 60/60 (the builder puts weights on the int4 grid,
+# so 4-bit blocks are lossless), quantized (int8 dynamic) 57/60; the test prints the figures.
+MIN_AGREEMENT = {"fp16": 0.95, "q4f16": 0.95, "q4": 0.95, "quantized": 0.85}
 
 
 @pytest.fixture(scope="module")
-def refs() -> dict[str, torch.nn.Module]:
-    return {name: reference_model(name) for name in ("audio", "text", "window")}
+def refs(tiny_reference) -> dict[str, torch.nn.Module]:
+    return {name: tiny_reference(name) for name in ("audio", "text", "window")}
 
 
 def _clip(seconds: float, seed: int = 0) -> np.ndarray:
@@ -120,20 +119,35 @@ def test_fp32_greedy_and_logits_match_transformers(request, refs, config: str, s
     assert float(np.abs(got - want).max()) < 1e-4
 
 
-@pytest.mark.parametrize("precision", sorted(MIN_AGREEMENT))
-def test_reduced_precision_top1_agreement(request, refs, precision: str) -> None:
-    agree = total = 0
-    for config, seconds in (("audio", 2.0), ("text", None), ("window", None)):
-        model_dir: Path = request.getfixturevalue(f"tiny_{config}_dir")
-        cfg = replace(FP32, decoder_precision=precision, embed_precision=precision, audio_precision=precision)
-        model = GemmaModel.load(model_dir, cfg)
+REDUCED_CASES = (("audio", 2.0), ("text", None), ("window", None))
+
+
+@pytest.fixture(scope="module")
+def torch_reference(request, refs) -> dict[str, tuple[list[int], np.ndarray]]:
+    """Per config: the teacher-forced continuation and the fp32 torch logits for it (shared by all precisions)."""
+    out = {}
+    for config, seconds in REDUCED_CASES:
+        model = GemmaModel.load(request.getfixturevalue(f"tiny_{config}_dir"), FP32)
         audio = _clip(seconds) if seconds else None
         prompt = _prompt(model, LONG_TEXT, audio)
         continuation = np.random.default_rng(2).integers(0, model.spec.text.vocab_size - 16, STEPS).tolist()
-        got = _teacher_forced(model, prompt, continuation)
-        want = _torch_logits(refs[config], _torch_inputs(model, prompt.ids, audio), continuation)
-        agree += int((got.argmax(-1) == want.argmax(-1)).sum())
+        out[config] = (continuation, _torch_logits(refs[config], _torch_inputs(model, prompt.ids, audio), continuation))
+    return out
+
+
+@pytest.mark.parametrize("precision", sorted(MIN_AGREEMENT))
+def test_reduced_precision_top1_agreement(request, torch_reference, precision: str) -> None:
+    agree = total = 0
+    per_config = []
+    for config, seconds in REDUCED_CASES:
+        cfg = replace(FP32, decoder_precision=precision, embed_precision=precision, audio_precision=precision)
+        model = GemmaModel.load(request.getfixturevalue(f"tiny_{config}_dir"), cfg)
+        continuation, want = torch_reference[config]
+        got = _teacher_forced(model, _prompt(model, LONG_TEXT, _clip(seconds) if seconds else None), continuation)
+        hits = int((got.argmax(-1) == want.argmax(-1)).sum())
+        per_config.append(f"{config} {hits}/{len(continuation)}")
+        agree += hits
         total += len(continuation)
     rate = agree / total
-    print(f"\n{precision}: teacher-forced top-1 agreement with fp32 torch {agree}/{total} = {rate:.3f}")
+    print(f"\n{precision}: teacher-forced top-1 agreement with fp32 torch {agree}/{total} = {rate:.3f} ({', '.join(per_config)})")
     assert rate >= MIN_AGREEMENT[precision]

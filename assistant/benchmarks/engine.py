@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--steps", type=int, default=12, help="decoded tokens per decode measurement (default 12)")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (default: every core)")
     parser.add_argument("--no-optimize", action="store_true", help="run the published decoder graph as it is")
-    parser.add_argument("--head-bits", type=int, choices=(0, 4, 8), default=4, help="LM head quantization (0 = none)")
+    parser.add_argument("--head-bits", type=int, choices=(0, 4, 8), default=8, help="LM head quantization (0 = none)")
     parser.add_argument("--cache-dir", metavar="DIR", help="optimised-graph cache (default: <state_dir>/cache/graphs)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=_run)

@@ -6,7 +6,8 @@
    quantized to int8 per block, SDOT kernels on the Pi's A76), instead of float32 compute.
 2. **quantized LM head**: when the head (the matmul that feeds ``logits``) is a float ``MatMul`` over
    an initializer, it becomes a ``MatMulNBits`` (``head_bits`` 4 or 8, block 32, symmetric), quantized
-   in row chunks straight from the memory-mapped weight.
+   in row chunks straight from the memory-mapped weight. int8 is the default: on the tiny models an
+   int4 head keeps top-1 on only 73-95 % of positions, int8 on 95-100 %.
 3. **logits for the last position only**: a graph without ``num_logits_to_keep`` gets that input
    (int64 scalar, 0 = every position), applied before the head as in the tiny export, so a prefill
    no longer computes ``S x 262144`` logits.
@@ -49,7 +50,7 @@ class OptimizeOptions:
     """Which rewrites to apply; every field is part of the cache key."""
 
     accuracy_level: int = 4  # 0 leaves MatMulNBits as published
-    head_bits: int = 4  # 4 or 8; 0 leaves a float head alone
+    head_bits: int = 8  # 8 or 4; 0 leaves a float head alone (int4 loses top-1 parity on the tiny models)
     last_logits: bool = True
 
 

@@ -60,18 +60,21 @@ def test_optimised_graph_keeps_top1_on_tiny_models(perf_tiny_dirs, tmp_path, con
     model_dir = perf_tiny_dirs[config]
     src = _decoder(model_dir, precision)
     opt = optimize_graph(src, tmp_path / "cache", progress=lambda _m: None)
-    ids = _ids()
-    ref = _teacher_forced_logits(model_dir, src, ids)
-    new = _teacher_forced_logits(model_dir, opt, ids)
-    assert ref.shape == new.shape == (len(ids), 1024)
-    agreement = float((ref.argmax(-1) == new.argmax(-1)).mean())
-    assert agreement >= 0.9, f"top-1 agreement {agreement:.2f}"
+    agree = []
+    for seed in range(3):
+        ids = _ids(seed=seed)
+        ref = _teacher_forced_logits(model_dir, src, ids)
+        new = _teacher_forced_logits(model_dir, opt, ids)
+        assert ref.shape == new.shape == (len(ids), 1024)
+        agree.append(float((ref.argmax(-1) == new.argmax(-1)).mean()))
+    # int8 activations and an int8 head on a 64-wide random model: a few near-ties may flip (measured 0.90-1.0)
+    assert np.mean(agree) >= 0.85, f"top-1 agreement {agree}"
     report = read_report(opt)
     graph = onnx.load(str(opt), load_external_data=False)
     nbits = [n for n in graph.graph.node if n.op_type == "MatMulNBits"]
     assert all(any(a.name == "accuracy_level" and a.i == 4 for a in n.attribute) for n in nbits)
     assert report["matmulnbits_accuracy_set"] == len(nbits) - (1 if precision == "fp32" else 0)
-    assert report["head"] == ("quantized to int4" if precision == "fp32" else "already MatMulNBits")
+    assert report["head"] == ("quantized to int8" if precision == "fp32" else "already MatMulNBits")
     assert not [n for n in graph.graph.node if n.op_type == "MatMul" and n.output[0].startswith("/lm_head")]
 
 
@@ -148,7 +151,7 @@ def test_cache_is_invalidated_by_a_changed_source_or_options(perf_tiny_dirs, tmp
     src = model_dir / original.name
     cache = tmp_path / "cache"
     first = optimize_graph(src, cache, progress=lambda _m: None)
-    other_opts = optimize_graph(src, cache, OptimizeOptions(head_bits=8), progress=lambda _m: None)
+    other_opts = optimize_graph(src, cache, OptimizeOptions(head_bits=4), progress=lambda _m: None)
     assert other_opts != first and other_opts.exists() and not first.parent.exists()  # replaced, not piled up
     st = src.stat()
     os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))

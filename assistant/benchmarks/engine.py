@@ -47,6 +47,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-optimize", action="store_true", help="run the published decoder graph as it is")
     parser.add_argument("--head-bits", type=int, choices=(0, 4, 8), default=8, help="LM head quantization (0 = none)")
     parser.add_argument("--cache-dir", metavar="DIR", help="optimised-graph cache (default: <state_dir>/cache/graphs)")
+    parser.add_argument("--compare", action="store_true",
+                        help="also time the published decoder against the optimised one, interleaved (more memory)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=_run)
 
@@ -113,7 +115,25 @@ def _run(args: argparse.Namespace) -> int:
     report.add("decoder_graph", str(decoder_path))
     report.add("threads", threads)
     measure(model, decoder_path, args.steps, threads, report)
+    if args.compare and decoder_path != src:
+        _compare(report, root, src, decoder_path, args.steps, threads)
     return report.emit(args.json)
+
+
+def _compare(report: Report, root: Path, src: Path, optimized: Path, steps: int, threads: int) -> None:
+    """Published vs optimised decoder on the same prompt, steps interleaved (text-only model)."""
+    _say("published vs optimised decoder, interleaved")
+    cfg = replace(ModelConfig(), threads=threads)
+    model = load_model(root, cfg, optimized, audio=False)
+    published = Decoder(model.decoder.embed_graph, open_graph("decoder_model_merged", src, threads), model.spec)
+    result = probes.ab_compare(model, {"published": published, "optimised": model.decoder}, steps)
+    for name, (prefill, decode) in result.items():
+        report.add(f"{name}_prefill_tok_s", prefill, "tok/s", label=f"prefill, {name} decoder (A/B)")
+        report.add(f"{name}_decode_tok_s", decode, "tok/s", label=f"decode, {name} decoder (A/B)")
+    report.add("optimise_decode_speedup", result["optimised"][1] / result["published"][1], "x",
+               label="decode speed-up from the optimisation pass")
+    report.add("optimise_prefill_speedup", result["optimised"][0] / result["published"][0], "x",
+               label="prefill speed-up from the optimisation pass")
 
 
 def _target(report: Report, key: str, value: float | None, unit: str, op: str, goal: float, label: str = "") -> None:

@@ -210,3 +210,29 @@ def median_ms(values: Sequence[float]) -> float:
 
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def ab_compare(model: GemmaModel, decoders: dict[str, Decoder], steps: int, prefill_tokens: int = 64,
+               ) -> dict[str, tuple[float, float]]:
+    """Prefill and decode speed of several decoder graphs, interleaved so they share the machine's load.
+
+    Returns ``{name: (prefill tok/s, decode tok/s)}`` (medians over two prefills and ``steps`` steps).
+    """
+    pre = prompt(model, _messages(system=system_prompt(model, prefill_tokens)))
+    first = next(iter(decoders.values()))
+    caches = {name: first.empty_cache() for name in decoders}
+    prefill: dict[str, list[float]] = {name: [] for name in decoders}
+    for _ in range(2):
+        for name, dec in decoders.items():
+            start = now()
+            _, caches[name] = dec.forward(pre.embeds, pre.ple, dec.empty_cache())
+            prefill[name].append(now() - start)
+    embeds, ple = first.embed([5])
+    step: dict[str, list[float]] = {name: [] for name in decoders}
+    for _ in range(steps):
+        for name, dec in decoders.items():
+            start = now()
+            _, caches[name] = dec.forward(embeds, ple, caches[name])
+            step[name].append(now() - start)
+    n = len(pre.ids)
+    return {name: (n / statistics.median(prefill[name]), 1 / statistics.median(step[name])) for name in decoders}

@@ -27,9 +27,11 @@ def _bench(model: Path, cache: Path, home: Path, *extra: str) -> dict:
 
 
 def test_bench_engine_json_reports_every_figure(perf_tiny_audio_q4, tmp_path, clean_home) -> None:
-    data = _bench(perf_tiny_audio_q4, tmp_path / "cache", clean_home, "--json")
+    data = _bench(perf_tiny_audio_q4, tmp_path / "cache", clean_home, "--json", "--compare")
     for key in (*RATIOS, *FIGURES):
         assert isinstance(data[key], float) and data[key] >= 0, key
+    for key in ("published_decode_tok_s", "optimised_decode_tok_s", "optimise_decode_speedup", "optimise_prefill_speedup"):
+        assert isinstance(data[key], float) and data[key] > 0, key
     for key in LATER:
         assert data[key] is None
     assert data["ple_store_max_rel_err"] is None  # the tiny model has no store

@@ -109,12 +109,12 @@ def _run(args: argparse.Namespace) -> int:
         _say(f"optimising {src.name} (cached in {cache})")
         decoder_path = _optimized(src, cache, OptimizeOptions(head_bits=args.head_bits))
     _say(f"loading {root} ({threads} threads)")
-    model = load_model(root, cfg, decoder_path)
     report = Report(f"Engine benchmark: {root.name} ({cfg.decoder_precision}, {threads} threads)")
     report.add("model", str(root))
     report.add("decoder_graph", str(decoder_path))
     report.add("threads", threads)
-    measure(model, decoder_path, args.steps, threads, report)
+    # the model is passed without keeping a reference here, so measure() can free it before the thread sweep
+    measure(load_model(root, cfg, decoder_path), decoder_path, args.steps, threads, report)
     if args.compare and decoder_path != src:
         _compare(report, root, src, decoder_path, args.steps, threads)
     return report.emit(args.json)

@@ -28,7 +28,8 @@ from assistant.engine.features import FeatureExtractor
 from assistant.engine.model import GemmaModel
 from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
 from assistant.engine.optimize import OptimizeOptions, optimize_graph
-from assistant.engine.ple_store import PleStore, mapping_rss_bytes
+from assistant.engine.ple_setup import ensure_ple_store, store_path
+from assistant.engine.ple_store import mapping_rss_bytes
 from assistant.engine.prompt import load_tokenizer
 from assistant.engine.sessions import open_graph
 from assistant.engine.spec import load_generation_spec, load_model_spec, load_processor_spec
@@ -46,7 +47,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (default: every core)")
     parser.add_argument("--no-optimize", action="store_true", help="run the published decoder graph as it is")
     parser.add_argument("--head-bits", type=int, choices=(0, 4, 8), default=8, help="LM head quantization (0 = none)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="optimised-graph cache (default: <state_dir>/cache/graphs)")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="cache for optimised graphs and the PLE store (default: <state_dir>/cache/graphs)")
+    parser.add_argument("--no-ple-store", action="store_true",
+                        help="do not build a per-layer embedding store when the model has none")
     parser.add_argument("--compare", action="store_true",
                         help="also time the published decoder against the optimised one, interleaved (more memory)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -104,8 +108,8 @@ def _run(args: argparse.Namespace) -> int:
     if not src.is_file():
         raise AssistantError(f"{src}: missing; {BUILD_HINT}")
     decoder_path = src
+    cache = Path(args.cache_dir).expanduser() if args.cache_dir else state_dir(config) / "cache" / "graphs"
     if not args.no_optimize:
-        cache = Path(args.cache_dir).expanduser() if args.cache_dir else state_dir(config) / "cache" / "graphs"
         _say(f"optimising {src.name} (cached in {cache})")
         decoder_path = _optimized(src, cache, OptimizeOptions(head_bits=args.head_bits))
     _say(f"loading {root} ({threads} threads)")
@@ -114,7 +118,8 @@ def _run(args: argparse.Namespace) -> int:
     report.add("decoder_graph", str(decoder_path))
     report.add("threads", threads)
     # the model is passed without keeping a reference here, so measure() can free it before the thread sweep
-    measure(load_model(root, cfg, decoder_path), decoder_path, args.steps, threads, report)
+    measure(load_model(root, cfg, decoder_path), decoder_path, args.steps, threads, report, cache,
+            build_ple=not args.no_ple_store)
     if args.compare and decoder_path != src:
         _compare(report, root, src, decoder_path, args.steps, threads)
     return report.emit(args.json)
@@ -146,7 +151,8 @@ def _target(report: Report, key: str, value: float | None, unit: str, op: str, g
     report.add(key, value, unit, label=label, target=f"{op} {goal:g}, margin {margin:+.3g}", ok=ok)
 
 
-def measure(model: GemmaModel, decoder_path: Path, steps: int, threads: int, report: Report) -> None:
+def measure(model: GemmaModel, decoder_path: Path, steps: int, threads: int, report: Report, cache_dir: Path,
+            build_ple: bool = True) -> None:
     """Every figure, in an order that keeps the memory peak honest (bandwidth buffer last)."""
     dec = model.decoder
     _say("warm-up")
@@ -175,10 +181,11 @@ def measure(model: GemmaModel, decoder_path: Path, steps: int, threads: int, rep
             _say(f"end of speech to first token, {seconds:g} s utterance")
             audio[seconds] = probes.eos_to_first_token(model, seconds)
 
-    ple_store = model.model_dir / "ple_store_int8.bin"
+    ple_store = store_path(dec.embed_graph.path, cache_dir, 8)
     store_resident, store_err = None, None
-    if ple_store.is_file():
-        store = PleStore(ple_store)
+    if ple_store.is_file() or build_ple:
+        store = ensure_ple_store(dec.embed_graph.path, dec.embed_graph.session, model.spec.text.vocab_size, cache_dir, 8,
+                                 _say)
         used = sorted(set(probes.prompt(model, probes._messages(system=system)).ids))
         rows = store.lookup(used)
         _, graph_rows = dec.embed(used)

@@ -25,9 +25,8 @@ from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 from onnxruntime.transformers.float16 import convert_float_to_float16
 
 from models.export_onnx import save_external
+from models.names import PRECISIONS, SUFFIX
 
-PRECISIONS = ("fp32", "fp16", "q4", "q4f16", "quantized")
-SUFFIX = {"fp32": "", "fp16": "_fp16", "q4": "_q4", "q4f16": "_q4f16", "quantized": "_quantized"}
 Q4_BLOCK = 32
 
 

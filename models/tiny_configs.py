@@ -21,6 +21,7 @@ import torch
 from transformers import Gemma4Config, Gemma4ForConditionalGeneration
 from transformers.models.gemma4.modeling_gemma4 import Gemma4RMSNorm
 
+from models.names import CONFIG_NAMES
 from models.special_tokens import MULTIMODAL_IDS, TOKEN_IDS, VOCAB_SIZE
 
 SLIDING = "sliding_attention"
@@ -82,6 +83,9 @@ CONFIGS: dict[str, TinySpec] = {
         global_head_dim=48,
     ),
 }
+
+
+assert tuple(CONFIGS) == CONFIG_NAMES
 
 
 def make_config(name: str) -> Gemma4Config:

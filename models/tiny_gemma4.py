@@ -21,23 +21,23 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 if __package__ in (None, ""):  # run as a script: make `models` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from transformers import Gemma4ForConditionalGeneration
+from models.names import CONFIG_NAMES, GRAPHS, PRECISIONS, SUFFIX
 
-from models.export_onnx import export_audio_encoder, export_decoder, export_embed_tokens
-from models.metadata_files import write_metadata
-from models.precisions import PRECISIONS, graph_path, make_variant
-from models.tiny_configs import CONFIGS, build_model
-from models.tokenizer_files import write_tokenizer
+if TYPE_CHECKING:
+    from transformers import Gemma4ForConditionalGeneration
 
-GRAPHS = ("embed_tokens", "decoder_model_merged", "audio_encoder")
+__all__ = ["CONFIG_NAMES", "GRAPHS", "PRECISIONS", "SUFFIX", "build", "main", "reference_model"]
 
 
 def reference_model(config_name: str, seed: int = 0) -> Gemma4ForConditionalGeneration:
     """The torch model whose weights the ONNX files of ``build(..., config_name, ..., seed)`` hold."""
+    from models.tiny_configs import build_model
+
     return build_model(config_name, seed)
 
 
@@ -49,6 +49,15 @@ def _parse_precisions(text: str | Iterable[str]) -> list[str]:
     return [p for p in PRECISIONS if p in items]
 
 
+def _check_replaceable(out: Path) -> None:
+    """Refuse to delete anything that is not an empty directory or a model directory."""
+    if out.exists():
+        if not out.is_dir():
+            raise ValueError(f"{out} exists and is not a directory")
+        if any(out.iterdir()) and not (out / "config.json").is_file():
+            raise ValueError(f"refusing to replace {out}: it is not empty and holds no config.json")
+
+
 def build(out_dir: Path | str, config_name: str, precisions: Iterable[str] | str = PRECISIONS, seed: int = 0,
           progress: Callable[[str], None] | None = None) -> Path:
     """Build the model directory ``out_dir`` and return its path.
@@ -58,14 +67,18 @@ def build(out_dir: Path | str, config_name: str, precisions: Iterable[str] | str
     """
     out = Path(out_dir)
     wanted = _parse_precisions(precisions)
-    if config_name not in CONFIGS:
-        raise ValueError(f"unknown config {config_name!r}; choose one of {', '.join(CONFIGS)}")
+    if config_name not in CONFIG_NAMES:
+        raise ValueError(f"unknown config {config_name!r}; choose one of {', '.join(CONFIG_NAMES)}")
+    _check_replaceable(out)
     say = progress or (lambda _msg: None)
+    say(f"building the {config_name} model (seed {seed})")
+    from models.export_onnx import export_audio_encoder, export_decoder, export_embed_tokens
+    from models.metadata_files import write_metadata
+    from models.precisions import graph_path, make_variant
+    from models.tiny_configs import build_model
+    from models.tokenizer_files import write_tokenizer
+
     if out.exists():
-        if not out.is_dir():
-            raise ValueError(f"{out} exists and is not a directory")
-        if any(out.iterdir()) and not (out / "config.json").is_file():
-            raise ValueError(f"refusing to replace {out}: it is not empty and holds no config.json")
         shutil.rmtree(out)
     onnx_dir = out / "onnx"
     onnx_dir.mkdir(parents=True)
@@ -93,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description="Build a tiny random Gemma 4 in the published ONNX layout.")
     parser.add_argument("out_dir", type=Path, help="directory to create (an existing model directory is replaced)")
-    parser.add_argument("--config", required=True, choices=sorted(CONFIGS), help="tiny configuration")
+    parser.add_argument("--config", required=True, choices=CONFIG_NAMES, help="tiny configuration")
     parser.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated list (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
     args = parser.parse_args(argv)

@@ -80,6 +80,18 @@ class Generation:
         return list(self._router.tool_calls)
 
 
+def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int, threads: int) -> Graph:
+    """Check a graph's files and signature, load it, and check what the session declares."""
+    rel = graph_file(name, precision)
+    label = Path(rel).name
+    info = check_graph_files(root, name, precision)
+    contract.check_graph(name, label, info.inputs, info.outputs, spec, mel_bins)  # before ORT reads the weights
+    log.info("loading %s", rel)
+    graph = open_graph(name, root / rel, threads)
+    contract.check_graph(name, label, graph.inputs, graph.outputs, spec, mel_bins)
+    return graph
+
+
 class GemmaModel:
     """Gemma 4 (E2B layout) on ONNX Runtime."""
 
@@ -124,20 +136,12 @@ class GemmaModel:
         tokenizer = load_tokenizer(root)
         selection = Selection(decoder=cfg.decoder_precision, embed=cfg.embed_precision, audio=cfg.audio_precision)
         want_audio = audio and spec.has_audio and any((root / "onnx").glob("audio_encoder*.onnx"))
+        mel_bins = int(processor.feature_extractor.get("feature_size", 128))
         graphs: dict[str, Graph] = {}
-        features = None
         for name, precision in selection.items():
-            if name == "audio_encoder" and not want_audio:
-                continue
-            mel_bins = int(processor.feature_extractor.get("feature_size", 128))
-            info = check_graph_files(root, name, precision)
-            label = Path(graph_file(name, precision)).name
-            contract.check_graph(name, label, info.inputs, info.outputs, spec, mel_bins)  # before ORT reads weights
-            graph = open_graph(name, root / graph_file(name, precision), cfg.threads)
-            contract.check_graph(name, label, graph.inputs, graph.outputs, spec, mel_bins)  # what the session declares
-            if name == "audio_encoder":
-                features = FeatureExtractor(processor.feature_extractor)
-            graphs[name] = graph
+            if name != "audio_encoder" or want_audio:
+                graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg.threads)
+        features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
         model = cls(
             root,
             cfg,

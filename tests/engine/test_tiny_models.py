@@ -281,6 +281,23 @@ def test_tokenizer_round_trips_multibyte_text_and_keeps_special_tokens_whole(tin
     assert len({tok.convert_tokens_to_ids(t) for t in specials}) == len(specials)
 
 
+NO_TORCH = """
+import sys
+sys.modules["torch"] = None  # any import of torch now fails
+from transformers import AutoTokenizer
+tok = AutoTokenizer.from_pretrained(sys.argv[1])
+text = tok.apply_chat_template([{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": "hi"}]}],
+                               tokenize=False, add_generation_prompt=True)
+print(text == "<bos><|turn>user\\n<|audio|>hi<turn|>\\n<|turn>model\\n", tok.decode(tok("é").input_ids[1:]) == "é")
+"""
+
+
+def test_tokenizer_and_template_load_without_torch(tiny_text_dir: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", NO_TORCH, str(tiny_text_dir)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True"]
+
+
 def test_config_and_generation_ids_match_the_tokenizer(tiny_audio_dir: Path) -> None:
     from transformers import AutoTokenizer
 

@@ -23,6 +23,7 @@ from assistant.benchmarks.bandwidth import best_read_bandwidth
 from assistant.benchmarks.report import Report
 from assistant.config import load_config, model_dir, state_dir
 from assistant.config.schema import ModelConfig
+from assistant.engine import contract
 from assistant.engine.decode import Decoder
 from assistant.engine.features import FeatureExtractor
 from assistant.engine.model import GemmaModel
@@ -77,18 +78,18 @@ def load_model(root: Path, cfg: ModelConfig, decoder_path: Path, audio: bool = T
     check_dir(root)
     spec = load_model_spec(root)
     tokenizer = load_tokenizer(root)
+    processor = load_processor_spec(root)
+    mel_bins = int(processor.feature_extractor.get("feature_size", 128))
     graphs = {}
-    features = None
     for name, precision in Selection(cfg.decoder_precision, cfg.embed_precision, cfg.audio_precision).items():
         path = decoder_path if name == "decoder_model_merged" else root / graph_file(name, precision)
         if name == "audio_encoder" and not (audio and spec.has_audio and path.is_file()):
             continue
-        if path.parent == root / "onnx":
-            check_graph_files(root, name, precision)
-        graphs[name] = open_graph(name, path, cfg.threads)
-    processor = load_processor_spec(root)
-    if "audio_encoder" in graphs:
-        features = FeatureExtractor(processor.feature_extractor)
+        check_graph_files(root, name, precision)  # the published files are whole
+        graph = open_graph(name, path, cfg.threads)
+        contract.check_graph(name, path.name, graph.inputs, graph.outputs, spec, mel_bins)
+        graphs[name] = graph
+    features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
     decoder = Decoder(graphs["embed_tokens"], graphs["decoder_model_merged"], spec)
     return GemmaModel(root, cfg, spec, load_generation_spec(root), processor, tokenizer, decoder,
                       graphs.get("audio_encoder"), features)

@@ -69,7 +69,8 @@ def _optimized(src: Path, cache: Path, opts: OptimizeOptions) -> Path:
         return pool.submit(optimize_graph, src, cache, opts, None).result()
 
 
-def load_model(root: Path, cfg: ModelConfig, decoder_path: Path, audio: bool = True) -> GemmaModel:
+def load_model(root: Path, cfg: ModelConfig, decoder_path: Path, audio: bool = True,
+               audio_path: Path | None = None) -> GemmaModel:
     """``GemmaModel.load`` with the decoder session opened from ``decoder_path`` (e.g. the optimised graph).
 
     Mirrors ``GemmaModel.load`` so the published decoder is never opened next to the optimised one
@@ -82,7 +83,7 @@ def load_model(root: Path, cfg: ModelConfig, decoder_path: Path, audio: bool = T
     mel_bins = int(processor.feature_extractor.get("feature_size", 128))
     graphs = {}
     for name, precision in Selection(cfg.decoder_precision, cfg.embed_precision, cfg.audio_precision).items():
-        path = decoder_path if name == "decoder_model_merged" else root / graph_file(name, precision)
+        path = {"decoder_model_merged": decoder_path, "audio_encoder": audio_path}.get(name) or root / graph_file(name, precision)
         if name == "audio_encoder" and not (audio and spec.has_audio and path.is_file()):
             continue
         check_graph_files(root, name, precision)  # the published files are whole
@@ -109,17 +110,22 @@ def _run(args: argparse.Namespace) -> int:
     if not src.is_file():
         raise AssistantError(f"{src}: missing; {BUILD_HINT}")
     decoder_path = src
+    audio_path = None
     cache = Path(args.cache_dir).expanduser() if args.cache_dir else state_dir(config) / "cache" / "graphs"
     if not args.no_optimize:
         _say(f"optimising {src.name} (cached in {cache})")
         decoder_path = _optimized(src, cache, OptimizeOptions(head_bits=args.head_bits))
+        audio_src = root / graph_file("audio_encoder", cfg.audio_precision)
+        if audio_src.is_file():
+            audio_path = _optimized(audio_src, cache, OptimizeOptions(head_bits=0, last_logits=False))
     _say(f"loading {root} ({threads} threads)")
     report = Report(f"Engine benchmark: {root.name} ({cfg.decoder_precision}, {threads} threads)")
     report.add("model", str(root))
     report.add("decoder_graph", str(decoder_path))
+    report.add("audio_graph", str(audio_path) if audio_path else "as published (or none)")
     report.add("threads", threads)
     # the model is passed without keeping a reference here, so measure() can free it before the thread sweep
-    measure(load_model(root, cfg, decoder_path), decoder_path, args.steps, threads, report, cache,
+    measure(load_model(root, cfg, decoder_path, audio_path=audio_path), decoder_path, args.steps, threads, report, cache,
             build_ple=not args.no_ple_store)
     if args.compare and decoder_path != src:
         _compare(report, root, src, decoder_path, args.steps, threads)

@@ -29,7 +29,8 @@ def _bench(model: Path, cache: Path, home: Path, *extra: str) -> dict:
 def test_bench_engine_json_reports_every_figure(perf_tiny_audio_q4, tmp_path, clean_home) -> None:
     data = _bench(perf_tiny_audio_q4, tmp_path / "cache", clean_home, "--json", "--compare")
     for key in (*RATIOS, *FIGURES):
-        assert isinstance(data[key], float) and data[key] >= 0, key
+        assert isinstance(data[key], float), key
+        assert data[key] >= 0 or key == "overhead_ms_per_step", key  # a difference of two timings may dip below 0
     for key in ("published_decode_tok_s", "optimised_decode_tok_s", "optimise_decode_speedup", "optimise_prefill_speedup"):
         assert isinstance(data[key], float) and data[key] > 0, key
     for key in LATER:

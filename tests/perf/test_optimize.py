@@ -188,3 +188,23 @@ def test_bad_input_is_one_line_error(tmp_path) -> None:
         optimize_graph(garbage, tmp_path / "cache", OptimizeOptions(head_bits=3))
     assert "\n" not in str(missing.value) + str(bad.value)
     assert not list((tmp_path / "cache").glob(".*tmp*"))
+
+
+def test_optimised_audio_encoder_stays_close(perf_tiny_audio_q4, tmp_path) -> None:
+    from assistant.engine.features import FeatureExtractor
+    from assistant.engine.spec import load_processor_spec
+
+    src = perf_tiny_audio_q4 / "onnx" / "audio_encoder_q4.onnx"
+    opt = optimize_graph(src, tmp_path, OptimizeOptions(head_bits=0, last_logits=False), lambda _m: None)
+    report = read_report(opt)
+    assert report["head"] == "not found" and report["keep_input_added"] is False
+    assert report["matmulnbits_accuracy_set"] > 0
+    extract = FeatureExtractor(load_processor_spec(perf_tiny_audio_q4).feature_extractor)
+    t = np.arange(32000) / 16000
+    feats = extract((0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 3 * t)).astype(np.float32))
+    feeds = {"input_features": feats.features, "input_features_mask": feats.mask}
+    ref = _session(src).run(None, feeds)[0]
+    new = _session(opt).run(None, feeds)[0]
+    assert ref.shape == new.shape and ref.shape[0] == 50
+    cosine = (ref * new).sum(-1) / np.linalg.norm(ref, axis=-1) / np.linalg.norm(new, axis=-1)
+    assert cosine.min() > 0.99, cosine.min()

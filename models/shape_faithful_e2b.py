@@ -41,6 +41,7 @@ if __package__ in (None, ""):  # run as a script: make `models` importable from 
 import numpy as np
 import onnx
 import torch
+import transformers
 from torch import nn
 from transformers import Gemma4Config
 from transformers.models.gemma4 import modeling_gemma4 as g4
@@ -56,7 +57,7 @@ from models.faithful_graphs import (
     quantize_linears,
     random_float_matrix,
 )
-from models.metadata_files import write_metadata
+from models.metadata_files import TEMPLATE, generation_dict, processor_dict
 from models.precisions import make_variant
 from models.special_tokens import MULTIMODAL_IDS, TOKEN_IDS
 from models.tokenizer_files import write_tokenizer
@@ -85,6 +86,34 @@ def make_config(layers: int = 35, vocab: int = 262144, audio_layers: int = 12) -
         if cfg is not None:
             cfg._attn_implementation = "eager"
     return config
+
+
+def config_json(config: Gemma4Config) -> dict:
+    """``config.json`` in the published form: ``global_head_dim`` instead of 5.x's ``per_layer_config``.
+
+    (``models.metadata_files.config_dict`` does the same but misses transformers' zero-padded layer keys,
+    ``"04"``, which appear from 10 layers on.)
+    """
+    data = config.to_dict()
+    text = data["text_config"]
+    overrides = text.pop("per_layer_config", None) or {}
+    dims = {int(v["head_dim"]) for v in overrides.values() if isinstance(v, dict) and "head_dim" in v}
+    if len(dims) > 1:
+        raise ValueError(f"per_layer_config {overrides} has no global_head_dim equivalent")
+    text["global_head_dim"] = dims.pop() if dims else text["head_dim"]
+    text["num_global_key_value_heads"] = None
+    data["architectures"] = ["Gemma4ForConditionalGeneration"]
+    data["transformers_version"] = transformers.__version__
+    return data
+
+
+def write_sidecars(out_dir: Path, config: Gemma4Config) -> None:
+    """config.json, generation_config.json, processor files and the chat template (as the tiny builder)."""
+    files = {"config.json": config_json(config), "generation_config.json": generation_dict(),
+             "processor_config.json": processor_dict(), "preprocessor_config.json": {"processor_class": "Gemma4Processor"}}
+    for name, data in files.items():
+        (out_dir / name).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    shutil.copyfile(TEMPLATE, out_dir / "chat_template.jinja")
 
 
 def _materialize(lm: g4.Gemma4TextModel, seed: int) -> None:
@@ -243,7 +272,7 @@ def build(out_dir: Path, layers: int = 35, vocab: int = 262144, audio_layers: in
         shutil.rmtree(out_dir)
     onnx_dir = out_dir / "onnx"
     onnx_dir.mkdir(parents=True)
-    write_metadata(out_dir, config)
+    write_sidecars(out_dir, config)
     write_tokenizer(out_dir, config.text_config.max_position_embeddings)
     text = config.text_config
     say(f"embed_tokens ({vocab} tokens)")

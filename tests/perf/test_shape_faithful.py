@@ -87,3 +87,18 @@ def test_reduced_build_ple_store_matches_the_graph(faithful_small) -> None:
     graph_rows = sess.run(["per_layer_inputs"], {"input_ids": ids[None]})[0][0]
     err = np.abs(store.lookup(ids) - graph_rows).max() / np.abs(graph_rows).max()
     assert err < 0.01  # int8 per-row scales: at most half a step of 1/127 of the row peak
+
+
+def test_full_size_config_json_gives_the_engine_the_real_head_dims(tmp_path) -> None:
+    from assistant.engine.spec import load_model_spec
+    from models.shape_faithful_e2b import config_json, make_config
+
+    data = config_json(make_config())
+    text = data["text_config"]
+    assert "per_layer_config" not in text and text["global_head_dim"] == 512
+    assert (text["num_hidden_layers"], text["hidden_size"], text["num_kv_shared_layers"], text["vocab_size"]) == (
+        35, 1536, 20, 262144)
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    spec = load_model_spec(tmp_path)
+    assert spec.text.head_dims == tuple(512 if i % 5 == 4 else 256 for i in range(35))
+    assert spec.text.kv_layers == 15

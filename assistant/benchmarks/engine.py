@@ -102,8 +102,8 @@ def _run(args: argparse.Namespace) -> int:
     if not (root / "onnx").is_dir():
         raise AssistantError(f"{root}: no model directory here; {BUILD_HINT}")
     check_dir(root)
-    if args.steps < 2:
-        raise AssistantError("--steps must be at least 2")
+    if args.steps < 2 or args.threads < 0:
+        raise AssistantError("--steps must be at least 2 and --threads at least 0 (0 = every core)")
     threads = args.threads or probes.cores()
     cfg = replace(config.model, threads=threads)
     src = root / graph_file("decoder_model_merged", cfg.decoder_precision)
@@ -128,16 +128,15 @@ def _run(args: argparse.Namespace) -> int:
     measure(load_model(root, cfg, decoder_path, audio_path=audio_path), decoder_path, args.steps, threads, report, cache,
             build_ple=not args.no_ple_store)
     if args.compare and decoder_path != src:
-        _compare(report, root, src, decoder_path, args.steps, threads)
+        _compare(report, root, cfg, src, decoder_path, args.steps)
     return report.emit(args.json)
 
 
-def _compare(report: Report, root: Path, src: Path, optimized: Path, steps: int, threads: int) -> None:
+def _compare(report: Report, root: Path, cfg: ModelConfig, src: Path, optimized: Path, steps: int) -> None:
     """Published vs optimised decoder on the same prompt, steps interleaved (text-only model)."""
     _say("published vs optimised decoder, interleaved")
-    cfg = replace(ModelConfig(), threads=threads)
     model = load_model(root, cfg, optimized, audio=False)
-    published = Decoder(model.decoder.embed_graph, open_graph("decoder_model_merged", src, threads), model.spec)
+    published = Decoder(model.decoder.embed_graph, open_graph("decoder_model_merged", src, cfg.threads), model.spec)
     result = probes.ab_compare(model, {"published": published, "optimised": model.decoder}, steps)
     for name, (prefill, decode) in result.items():
         report.add(f"{name}_prefill_tok_s", prefill, "tok/s", label=f"prefill, {name} decoder (A/B)")
@@ -237,10 +236,10 @@ def measure(model: GemmaModel, decoder_path: Path, steps: int, threads: int, rep
     _target(report, "max_free_tokens_per_command", float(max(counts)), "tokens", "<=", 8, "most free tokens per command")
     _target(report, "busy_core_decode_ratio", busy_tok_s / decode_tok_s, "", ">=", 0.9, "decode with a busy core / quiet")
     report.add("iobinding_decode_tok_s", None, "tok/s", label="decode with IOBinding and a shared KV buffer")
-    root = model.model_dir
+    root, cfg = model.model_dir, model.config
     del dec, model
     gc.collect()
-    _thread_sweep(report, root, decoder_path, steps)
+    _thread_sweep(report, root, cfg, decoder_path, steps)
 
 
 def _audio_rows(report: Report, audio: dict[float, Any]) -> None:
@@ -259,12 +258,12 @@ def _audio_rows(report: Report, audio: dict[float, Any]) -> None:
     report.add("streaming_eos_to_first_token_10s_s", None, "s", label="end of speech to first token, 10 s, streamed prefill")
 
 
-def _thread_sweep(report: Report, root: Path, decoder_path: Path, steps: int) -> None:
+def _thread_sweep(report: Report, root: Path, cfg: ModelConfig, decoder_path: Path, steps: int) -> None:
     """Decode at 1, 2 and all cores, each with a fresh text-only model (the big one is released first)."""
     sweep = sorted({1, 2, probes.cores()})
     for t in sweep:
         _say(f"decode with {t} thread(s)")
-        model = load_model(root, replace(ModelConfig(), threads=t), decoder_path, audio=False)
+        model = load_model(root, replace(cfg, threads=t), decoder_path, audio=False)
         probes.decode_steps(model, model.decoder, 2)  # warm-up
         run = probes.decode_steps(model, model.decoder, steps)
         report.add(f"decode_tok_s_{t}_threads", 1000 / probes.median_ms(run.step_s), "tok/s", label=f"decode, {t} thread(s)")

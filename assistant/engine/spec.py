@@ -127,9 +127,11 @@ def _head_dims(text: dict[str, Any], layer_types: tuple[str, ...], path: Path) -
     head_dim = _get(text, "head_dim", path)
     overrides = text.get("per_layer_config")
     if isinstance(overrides, dict):
+        # transformers zero-pads the keys ("04") once there are 10 or more layers.
+        by_index = {int(k): v for k, v in overrides.items() if str(k).isdigit()}
         dims = []
         for i in range(len(layer_types)):
-            entry = overrides.get(str(i), overrides.get(i, {}))
+            entry = by_index.get(i, {})
             dims.append(int(entry.get("head_dim", head_dim)) if isinstance(entry, dict) else head_dim)
         return tuple(dims)
     global_dim = int(text.get("global_head_dim") or 512)  # transformers' default when absent

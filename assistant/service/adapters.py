@@ -28,8 +28,18 @@ class StageTimings(Protocol):
     first_token_s: float
 
 
-StartFn = Callable[[Sequence[Message], Sequence[Mapping[str, Any]]], tuple[Iterator[Event], StageTimings]]
-"""``start(messages, tools) -> (events, timings)``: one model step whose timings fill in as it runs."""
+class Step(Protocol):
+    """One model step (``Generation`` or ``ConstrainedGeneration``): its timings fill in as it runs."""
+
+    @property
+    def timings(self) -> StageTimings: ...
+
+    @property
+    def token_ids(self) -> list[int]: ...
+
+
+StartFn = Callable[[Sequence[Message], Sequence[Mapping[str, Any]]], tuple[Iterator[Event], Step]]
+"""``start(messages, tools) -> (events, step)``."""
 
 
 class _SinkHolder:
@@ -60,10 +70,13 @@ class TimedEngine(_SinkHolder):
         super().__init__()
         self._start = start
         self.inner = inner
+        self.last: Step | None = None  # the latest model step (``assistant ask`` prints its timings)
 
     def generate(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> Iterator[Event]:
         t0 = time.monotonic()
-        events, timings = self._start(messages, tools)
+        events, step = self._start(messages, tools)
+        self.last = step
+        timings = step.timings
         marked = False
         try:
             for event in events:
@@ -92,9 +105,9 @@ class TimedEngine(_SinkHolder):
 def model_start(model: Any) -> StartFn:
     """``GemmaModel``: its ``stream`` with the configured system prompt (the ``Generation`` has timings)."""
 
-    def start(messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> tuple[Iterator[Event], StageTimings]:
+    def start(messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> tuple[Iterator[Event], Step]:
         generation = model.stream(model.with_system_prompt(messages), tools)
-        return iter(generation), generation.timings
+        return iter(generation), generation
 
     return start
 
@@ -102,9 +115,9 @@ def model_start(model: Any) -> StartFn:
 def grammar_start(engine: Any) -> StartFn:
     """``GrammarEngine``: its ``generate``; the timings are those of ``engine.last``."""
 
-    def start(messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> tuple[Iterator[Event], StageTimings]:
+    def start(messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> tuple[Iterator[Event], Step]:
         events = engine.generate(messages, tools)
-        return events, engine.last.timings
+        return events, engine.last
 
     return start
 

@@ -164,10 +164,7 @@ def open_bus(config: Config, status: Callable[[str], object]) -> tuple[Any, Any]
     from assistant.home.home import open_home
 
     status("Connecting to the MQTT broker")
-    home = open_home(config.mqtt, require_broker=False)
-    if not home.connection.connected:
-        log.warning("the MQTT broker at %s:%d is not reachable; running without devices until it is",
-                    config.mqtt.host, config.mqtt.port)
+    home = open_home(config.mqtt, require_broker=False)  # an unreachable broker: it warns and keeps retrying
     return TimedBus(home), home
 
 

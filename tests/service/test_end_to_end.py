@@ -9,13 +9,12 @@ and the speaker (a PulseAudio null sink) are all real.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
 
-from ..audio.conftest import pulse  # noqa: F401 - fixture
 from ..conftest import run_cli
-from ..engine.conftest import tiny_audio_dir, tiny_model_dir  # noqa: F401 - fixtures
 from .e2e import device_broker, expected_commands, known_command_topics, registry_of, speech_wav, turns, write_config
 
 pytestmark = [
@@ -61,7 +60,7 @@ def fan_broker(tmp_path):
 
 
 def test_every_turn_on_many_devices_is_a_known_device_call_and_nothing_else_is_published(
-        tmp_path, tiny_audio_dir, fixture_broker, pulse):  # noqa: F811
+        tmp_path, tiny_audio_dir, fixture_broker, pulse):
     done, _, _ = _run(tmp_path, tiny_audio_dir, fixture_broker, ["turn on the kitchen light"], only_fan=False)
     (turn,) = done
     assert turn["outcome"] == "ok"
@@ -72,7 +71,7 @@ def test_every_turn_on_many_devices_is_a_known_device_call_and_nothing_else_is_p
     assert "wake" not in turn["ms"] and {"speech_start", "first_token", "tool_call", "first_audio"} <= set(turn["ms"])
 
 
-def test_spoken_command_reaches_the_device_and_the_latency_record_is_complete(tmp_path, tiny_audio_dir, fan_broker, pulse):  # noqa: F811
+def test_spoken_command_reaches_the_device_and_the_latency_record_is_complete(tmp_path, tiny_audio_dir, fan_broker, pulse):
     done, commands, config = _run(tmp_path, tiny_audio_dir, fan_broker, ["switch on the attic fan"], only_fan=True)
     (turn,) = done
     assert [a["tool"] for a in turn["actions"]] == ["set_power"]
@@ -81,3 +80,28 @@ def test_spoken_command_reaches_the_device_and_the_latency_record_is_complete(tm
     assert set(turn["ms"]) == STAGES_WITHOUT_ECHO
     stats = run_cli("--config", str(config), "stats")
     assert stats.returncode == 0 and "puback" in stats.stdout
+
+
+def test_ask_is_a_full_turn_the_call_runs_and_the_reply_is_spoken(tmp_path, tiny_audio_dir, fan_broker, pulse):
+    config = write_config(tmp_path / "config.toml", tiny_audio_dir, tmp_path / "state", fan_broker, tool_grammar="force")
+    spy = fan_broker.client("spy")
+    spy.subscribe("attic/#")
+    result = run_cli("--config", str(config), "ask", "switch on the attic fan")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "tool call: set_power" in result.stdout and "  -> Done." in result.stdout
+    assert "not speaking" not in result.stderr
+    assert spy.wait_for("attic/fan/set")
+    spy.close()
+    quiet = run_cli("--config", str(config), "ask", "--json", "switch on the attic fan")
+    data = json.loads(quiet.stdout)
+    assert data["actions"] and data["actions"][0]["result"] == "Done." and data["tier"] == "local"
+
+
+def test_ask_without_a_speaker_still_answers_and_says_why_it_is_silent(tmp_path, tiny_audio_dir, fan_broker):
+    config = write_config(tmp_path / "config.toml", tiny_audio_dir, tmp_path / "state", fan_broker, tool_grammar="force")
+    with config.open("a") as fh:
+        fh.write('[audio]\noutput_device = "no such speaker"\n')
+    result = run_cli("--config", str(config), "ask", "switch on the attic fan")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "  -> Done." in result.stdout
+    assert "not speaking the reply" in result.stderr

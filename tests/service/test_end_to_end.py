@@ -10,11 +10,16 @@ and the speaker (a PulseAudio null sink) are all real.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
-from ..conftest import run_cli
+from ..conftest import ROOT, run_cli
 from .e2e import device_broker, expected_commands, known_command_topics, registry_of, speech_wav, turns, write_config
 
 pytestmark = [
@@ -105,3 +110,66 @@ def test_ask_without_a_speaker_still_answers_and_says_why_it_is_silent(tmp_path,
     assert result.returncode == 0, result.stderr[-2000:]
     assert "  -> Done." in result.stdout
     assert "not speaking the reply" in result.stderr
+
+
+def _start(config, *wavs):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "NOTIFY_", "WATCHDOG_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.Popen([sys.executable, "-m", "assistant", "--config", str(config), "run", "--wav", *wavs],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_status(spy, status: str, proc, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(t == STATUS_TOPIC and p == status for t, p, _ in list(spy.messages)):
+            return
+        time.sleep(0.02)
+    proc.kill()
+    raise AssertionError(f"never {status}: {proc.communicate()[1][-2000:]}")
+
+
+STATUS_TOPIC = "assistant/e2e_assistant/status"
+
+
+def test_sigterm_during_a_real_turn_shuts_down_cleanly_within_2_s(tmp_path, tiny_audio_dir, fan_broker, pulse):
+    wav = speech_wav(tmp_path / "turn.wav", "okay nabu", "tell me a long story about the attic fan")
+    config = write_config(tmp_path / "config.toml", tiny_audio_dir, tmp_path / "state", fan_broker, tool_grammar="off")
+    spy = fan_broker.client("spy")
+    spy.subscribe("assistant/#")
+    proc = _start(config, str(wav))
+    try:
+        _wait_status(spy, "thinking", proc)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        took = time.monotonic() - sent
+        stderr = proc.stderr.read() if proc.stderr else ""
+        assert proc.returncode == 0, stderr[-2000:]
+        assert took < 2.0, f"shutdown took {took:.2f} s"
+        assert "Traceback" not in stderr
+        assert spy.wait_for("assistant/e2e_assistant/availability")[-1][1] == "offline"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        spy.close()
+
+
+def test_broker_going_away_mid_turn_is_spoken_and_the_run_ends_normally(tmp_path, tiny_audio_dir, fan_broker, pulse):
+    wav = speech_wav(tmp_path / "turn.wav", "okay nabu", "switch on the attic fan")
+    config = write_config(tmp_path / "config.toml", tiny_audio_dir, tmp_path / "state", fan_broker, tool_grammar="force")
+    spy = fan_broker.client("spy")
+    spy.subscribe("assistant/#")
+    proc = _start(config, str(wav))
+    try:
+        _wait_status(spy, "thinking", proc)
+        fan_broker.stop()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        spy.close()
+    assert proc.returncode == 0, err[-2000:]
+    (turn,) = turns(out)
+    assert [(a["tool"], a["result"]) for a in turn["actions"]] == [("set_power", "I can't reach the hub.")]
+    assert turn["spoken"] == ["I can't reach the hub."] and "Traceback" not in err

@@ -168,12 +168,28 @@ def open_bus(config: Config, status: Callable[[str], object]) -> tuple[Any, Any]
     return TimedBus(home), home
 
 
+def check_microphone(config: Config) -> None:
+    """Raise one line when there is no usable input device (the microphone opens later, after the model)."""
+    from assistant.audio.devices import find_device, import_sounddevice
+
+    sd = import_sounddevice()
+    device = find_device(config.audio.input_device, "input")
+    try:
+        sd.query_devices(device, "input")
+    except (ValueError, sd.PortAudioError):
+        raise AssistantError("no microphone: plug one in, or set audio.input_device (see 'assistant devices')") from None
+
+
 def real_parts(config: Config, source: AudioSource | None, status: Callable[[str], object]) -> Parts:
     """Construct the real stages: model, MQTT home, tiers router, wake word, VAD, TTS, speaker, microphone."""
     from assistant.audio import factory
     from assistant.audio.endpoint import Endpointer as AudioEndpointer
+    from assistant.engine.model_dir import check_dir
     from assistant.tiers import build_router
 
+    check_dir(model_dir(config))  # the cheap checks first: no model, no microphone are one line at once
+    if source is None:
+        check_microphone(config)
     model = load_model(config, status)
     bus, home = open_bus(config, status)
     closers: list[Callable[[], object]] = [home.close] if home is not None else []

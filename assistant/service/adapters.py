@@ -150,3 +150,14 @@ class TimedBus(_SinkHolder):
             if result.echo_s is not None:
                 self._emit("state_echo", t0 + result.echo_s)
         return spoken
+
+
+def latency_sensor(publish: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """The MQTT latency sensor's publisher: the record plus ``total_ms`` (end of speech to first audio out,
+    the sensor's state) and each stage as a flat ``<stage>_ms`` attribute."""
+
+    def send(record: dict[str, Any]) -> None:
+        ms = record.get("ms", {})
+        publish({**record, "total_ms": ms.get("first_audio"), **{f"{k}_ms": v for k, v in ms.items()}})
+
+    return send

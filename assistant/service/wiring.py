@@ -19,7 +19,7 @@ from assistant.config.schema import ModelConfig
 from assistant.errors import AssistantError
 from assistant.protocols import AudioSource, Bus, Engine, ToolCall, Tts
 from assistant.service.actions import ActionRunner
-from assistant.service.adapters import TimedBus, TimedEngine, grammar_start, model_start
+from assistant.service.adapters import TimedBus, TimedEngine, grammar_start, latency_sensor, model_start
 from assistant.service.latency import FILE_NAME, LatencyLog
 from assistant.service.loop import Assistant
 from assistant.service.ports import Announcer, Endpointer, LatencyPublisher, NullAnnouncer, Player, Timed, WakeDetector
@@ -214,7 +214,7 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         tts=tts,
         player=player,
         announcer=home.announcer if home is not None else NullAnnouncer(),
-        latency_publisher=home.announcer.publish_latency if home is not None else None,
+        latency_publisher=latency_sensor(home.announcer.publish_latency) if home is not None else None,
         timed=(local,),
         closers=closers,
     )

@@ -47,7 +47,7 @@ def _run(tmp_path, model, broker, phrases, only_fan):
     commands = {(t, p) for t, p in published if t in known_command_topics(only_fan)}
     assert published == commands, f"something other than a device command was published: {published - commands}"
     assert commands <= expected_commands([a for turn in done for a in turn["actions"]], only_fan)
-    return done, commands, config
+    return done, commands, config, spy
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def fan_broker(tmp_path):
 
 def test_every_turn_on_many_devices_is_a_known_device_call_and_nothing_else_is_published(
         tmp_path, tiny_audio_dir, fixture_broker, pulse):
-    done, _, _ = _run(tmp_path, tiny_audio_dir, fixture_broker, ["turn on the kitchen light"], only_fan=False)
+    done, _, _, _ = _run(tmp_path, tiny_audio_dir, fixture_broker, ["turn on the kitchen light"], only_fan=False)
     (turn,) = done
     assert turn["outcome"] == "ok"
     assert turn["actions"], "a forced grammar always yields a tool call"
@@ -77,12 +77,15 @@ def test_every_turn_on_many_devices_is_a_known_device_call_and_nothing_else_is_p
 
 
 def test_spoken_command_reaches_the_device_and_the_latency_record_is_complete(tmp_path, tiny_audio_dir, fan_broker, pulse):
-    done, commands, config = _run(tmp_path, tiny_audio_dir, fan_broker, ["switch on the attic fan"], only_fan=True)
+    done, commands, config, spy = _run(tmp_path, tiny_audio_dir, fan_broker, ["switch on the attic fan"], only_fan=True)
     (turn,) = done
     assert [a["tool"] for a in turn["actions"]] == ["set_power"]
     assert commands and {t for t, _ in commands} == {"attic/fan/set"}
     assert turn["spoken"] == ["Done."]
     assert set(turn["ms"]) == STAGES_WITHOUT_ECHO
+    (sensor,) = [json.loads(p) for t, p, _ in spy.messages if t == "assistant/e2e_assistant/latency"]
+    assert sensor["total_ms"] == turn["ms"]["first_audio"] and sensor["puback_ms"] == turn["ms"]["puback"]
+    assert sensor["tier"] == "local"
     stats = run_cli("--config", str(config), "stats")
     assert stats.returncode == 0 and "puback" in stats.stdout
 

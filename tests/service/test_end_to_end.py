@@ -86,6 +86,8 @@ def test_spoken_command_reaches_the_device_and_the_latency_record_is_complete(tm
     (sensor,) = [json.loads(p) for t, p, _ in spy.messages if t == "assistant/e2e_assistant/latency"]
     assert sensor["total_ms"] == turn["ms"]["first_audio"] and sensor["puback_ms"] == turn["ms"]["puback"]
     assert sensor["tier"] == "local"
+    order = [turn["ms"][s] for s in ("features", "encoder", "prefill", "first_token", "tool_call", "puback")]
+    assert order == sorted(order), turn["ms"]
     stats = run_cli("--config", str(config), "stats")
     assert stats.returncode == 0 and "puback" in stats.stdout
 
@@ -176,3 +178,19 @@ def test_broker_going_away_mid_turn_is_spoken_and_the_run_ends_normally(tmp_path
     (turn,) = turns(out)
     assert [(a["tool"], a["result"]) for a in turn["actions"]] == [("set_power", "I can't reach the hub.")]
     assert turn["spoken"] == ["I can't reach the hub."] and "Traceback" not in err
+
+
+def test_muted_from_mqtt_the_service_does_not_listen(tmp_path, tiny_audio_dir, fan_broker, pulse):
+    control = fan_broker.client("home-assistant")
+    control.publish("assistant/e2e_assistant/mute/set", "ON", retain=True)
+    control.close()
+    wav = speech_wav(tmp_path / "turn.wav", "okay nabu", "switch on the attic fan")
+    config = write_config(tmp_path / "config.toml", tiny_audio_dir, tmp_path / "state", fan_broker, tool_grammar="force")
+    spy = fan_broker.client("spy")
+    spy.subscribe("#")
+    result = run_cli("--config", str(config), "run", "--wav", str(wav), timeout=120)
+    spy.close()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert turns(result.stdout) == []
+    statuses = [p for t, p, _ in spy.messages if t == STATUS_TOPIC]
+    assert "listening" not in statuses and not [t for t, _, _ in spy.messages if t == "attic/fan/set"]

@@ -22,6 +22,7 @@ from assistant.service.wiring import NoDevicesBus, grammar_mode, local_engine, o
 log = logging.getLogger("assistant.ask")
 
 DISCOVERY_WAIT_S = 3.0
+CONNECT_WAIT_S = 1.5  # a one-shot command does not wait long for a broker that is not there
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Speaker:
 def ask_once(config: Config, model: Any, text: str, audio: Samples | None, extra_tools: Sequence[Mapping[str, Any]],
              speak: bool, on_text: Callable[[str], object] = lambda text: None) -> Answer:
     """Run one turn and return what happened; ``on_text`` sees the reply text as it streams."""
-    mqtt = dataclasses.replace(config.mqtt, connect_timeout_s=min(config.mqtt.connect_timeout_s, DISCOVERY_WAIT_S))
+    mqtt = dataclasses.replace(config.mqtt, connect_timeout_s=min(config.mqtt.connect_timeout_s, CONNECT_WAIT_S))
     bus, home = open_bus(dataclasses.replace(config, mqtt=mqtt), lambda status: None)
     speaker = Speaker(config, speak)
     try:

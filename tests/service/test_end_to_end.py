@@ -167,7 +167,7 @@ def test_broker_going_away_mid_turn_is_spoken_and_the_run_ends_normally(tmp_path
     spy.subscribe("assistant/#")
     proc = _start(config, str(wav))
     try:
-        _wait_status(spy, "thinking", proc)
+        _wait_status(spy, "listening", proc)  # woken: the broker goes while the user is still speaking
         fan_broker.stop()
         out, err = proc.communicate(timeout=120)
     finally:

@@ -1,4 +1,8 @@
-"""``assistant ask [--audio FILE] "text"``: one turn through the local model, with stage timings."""
+"""``assistant ask [--audio FILE] "text"``: one full turn, with stage timings.
+
+The local model answers (through the tiers router); calls to the smart home's tools are
+executed through MQTT like in the service; the reply is spoken unless ``--quiet`` or ``--json``.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from assistant.errors import AssistantError
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("ask", help="ask the local model one question (text and/or a WAV file)")
+    parser = subparsers.add_parser("ask", help="one full turn: ask (text and/or WAV), run device commands, speak the reply")
     parser.add_argument("text", nargs="?", default="", help="what to say (optional with --audio)")
     parser.add_argument("--audio", metavar="FILE", help="a WAV file to send as speech (any rate; resampled to 16 kHz mono)")
     parser.add_argument("--model", metavar="DIR", help="model directory (default: model.dir from the config)")
@@ -25,7 +29,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--sample", action="store_true", help="sample (Gemma defaults) instead of greedy decoding")
     parser.add_argument("--seed", type=int, help="sampling seed")
     parser.add_argument("--thinking", action="store_true", help="let the model think first (thinking is not printed)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text (nothing is spoken)")
+    parser.add_argument("--quiet", action="store_true", help="do not speak the reply (device commands still run)")
     parser.set_defaults(func=_ask)
 
 
@@ -65,40 +70,48 @@ def _load_tools(path: str | None) -> list[dict[str, Any]]:
 def _ask(args: argparse.Namespace) -> int:
     from assistant.audio.wavfile import load_wav_16k
     from assistant.engine.model import GemmaModel
-    from assistant.protocols import Message, TextDelta, ToolCall
+    from assistant.service.oneshot import ask_once
+    from assistant.service.wiring import resolved_model_config
 
     if not args.text and not args.audio:
         raise AssistantError("nothing to ask: give some text, --audio FILE, or both")
     tools = _load_tools(args.tools)
     audio = load_wav_16k(args.audio) if args.audio else None
+    config = load_config(args.config)
     target, model_config = _model_config(args)
+    if model_config.threads == 0:
+        model_config = dataclasses.replace(model_config, threads=resolved_model_config(config).threads)
     model = GemmaModel.load(target, model_config)
-    generation = model.stream(model.with_system_prompt([Message(role="user", text=args.text, audio=audio)]), tools)
-    calls: list[ToolCall] = []
-    for event in generation:
-        if isinstance(event, TextDelta):
-            if not args.json:
-                print(event.text, end="", flush=True)
-        else:
-            calls.append(event)
-    timings = {"load_s": model.load_s, **generation.timings.summary()}
+    if audio is not None and not model.has_audio:
+        raise AssistantError(f"{model.model_dir} has no audio_encoder loaded: this model takes text only")
+    show = (lambda text: None) if args.json else (lambda text: print(text, end="", flush=True))
+    answer = ask_once(config, model, args.text, audio, tools, speak=not (args.quiet or args.json), on_text=show)
+    timings = {"load_s": model.load_s, **(answer.timings.summary() if answer.timings is not None else {})}
     if args.json:
         result = {
-            "text": generation.text,
-            "tool_calls": [{"name": c.name, "arguments": dict(c.arguments), "error": c.error} for c in calls],
-            "token_ids": generation.token_ids,
+            "text": answer.text,
+            "tool_calls": [{"name": c.name, "arguments": dict(c.arguments), "error": c.error} for c in answer.calls],
+            "actions": [{"tool": c.name, "arguments": dict(c.arguments), "result": r} for c, r in answer.actions],
+            "tier": answer.tier,
+            "token_ids": answer.token_ids,
             "timings": timings,
         }
         print(json.dumps(result, ensure_ascii=False))
         return 0
-    if generation.text and not generation.text.endswith("\n"):
+    if answer.text and not answer.text.endswith("\n"):
         print()
-    for call in calls:
+    done = {id(c): r for c, r in answer.actions}
+    for call in answer.calls:
         if call.error:
             print(f"tool call error: {call.error}: {call.raw}")
         else:
             print(f"tool call: {call.name} {json.dumps(dict(call.arguments), ensure_ascii=False)}")
-    _print_timings(timings, sys.stdout)
+        if id(call) in done:
+            print(f"  -> {done[id(call)]}")
+    if answer.tier and answer.tier != "local":
+        print(f"answered by the remote tier {answer.tier}")
+    if answer.timings is not None:
+        _print_timings(timings, sys.stdout)
     return 0
 
 

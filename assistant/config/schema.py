@@ -169,6 +169,9 @@ class ServiceConfig:
     turn_timeout_s: float = opt(180.0, "A turn still running after this long is abandoned (and, if stuck, the watchdog fires)",
                                 range=(10.0, 3600.0))
     history_turns: int = opt(2, "Earlier turns of a conversation sent to the model again in a follow-up", range=(0, 20))
+    tool_grammar: str = opt("auto", "Tool calls follow the devices' grammar: 'constrain' (when the model calls one), "
+                            "'force' (every reply is a call), 'off', 'auto' (constrain unless a remote tier is used)",
+                            choices=("auto", "constrain", "force", "off"))
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ TOOLS: dict[str, tuple[tuple[str, ...], str, dict[str, dict[str, Any]], tuple[st
                   {"state": {"type": "string", "enum": ["armed_home", "armed_away", "armed_night", "disarmed"]}}, ("state",)),
     GET_STATE: ((), "Tell the current state of a device or sensor.", {}, ()),
 }
+# Arguments of which a call may carry at most one (a grammar enforces it; the validator refuses both).
+EXCLUSIVE: dict[str, tuple[tuple[str, ...], ...]] = {"set_brightness": (("percent", "change"),)}
 TOOL_ARGUMENT = {tool: caps for tool, (caps, *_rest) in TOOLS.items()}
 KIND_WORDS = {
     "light": "light lights lamp lamps bulb", "switch": "switch plug socket outlet power", "fan": "fan",
@@ -87,6 +89,8 @@ def tool_schema(devices: Sequence[Device], confirm: bool | None = None) -> dict[
             arguments["color"]["enum"] = [c for c in COLORS if any(c in per_device[i]["color"]["enum"] for i in ids)]
         schema[tool] = {"description": description, "arguments": arguments, "required": ["device", *required],
                         "per_device": {k: v for k, v in per_device.items() if v}}
+        if tool in EXCLUSIVE:
+            schema[tool]["exclusive"] = [list(group) for group in EXCLUSIVE[tool]]
     if confirm is None:
         confirm = any(d.sensitive and any(eligible(t, d) for t in TOOLS if t != GET_STATE) for d in devices)
     if confirm:

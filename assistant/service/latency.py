@@ -52,6 +52,7 @@ class LatencyRecord:
         self.wall = time.time() if wall is None else wall
         self.marks: dict[str, float] = {}
         self.outcome = ""
+        self.tier = ""  # which tier answered ("local" or a remote tier's name); "" without a router
         self._lock = threading.Lock()
 
     def mark(self, stage: str, t: float | None = None) -> None:
@@ -62,7 +63,7 @@ class LatencyRecord:
             self.marks.setdefault(stage, time.monotonic() if t is None else t)
 
     def as_dict(self) -> dict[str, Any]:
-        """``{"turn", "time", "outcome", "ms": {stage: ms since its reference}}``."""
+        """``{"turn", "time", "outcome", "ms": {stage: ms since its reference}}``, plus ``tier`` when known."""
         with self._lock:
             marks = dict(self.marks)
         ms: dict[str, float] = {}
@@ -70,7 +71,10 @@ class LatencyRecord:
             ref = REFERENCE.get(stage)
             if stage in marks and ref in marks:
                 ms[stage] = round((marks[stage] - marks[ref]) * 1000.0, 1)
-        return {"turn": self.turn, "time": round(self.wall, 3), "outcome": self.outcome, "ms": ms}
+        data: dict[str, Any] = {"turn": self.turn, "time": round(self.wall, 3), "outcome": self.outcome, "ms": ms}
+        if self.tier:
+            data["tier"] = self.tier
+        return data
 
 
 def summary_line(data: dict[str, Any]) -> str:

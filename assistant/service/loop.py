@@ -60,6 +60,7 @@ class Assistant:
         pinger: WatchdogPinger | None = None,
         on_first_frame: Callable[[], None] = lambda: None,
         on_turn: Callable[[Turn, TurnResult], None] = lambda turn, result: None,
+        on_close: Callable[[], None] = lambda: None,
     ) -> None:
         self.source, self.detector, self.endpointer = source, detector, endpointer
         self.stages, self.announcer, self.latency = stages, announcer, latency
@@ -67,6 +68,7 @@ class Assistant:
         self.pinger = pinger
         self._on_first_frame = on_first_frame
         self.on_turn = on_turn
+        self._on_close = on_close
         self.state = IDLE
         self.stream_t = 0.0
         self.frames = 0
@@ -123,14 +125,23 @@ class Assistant:
         self._drain_control()
         if not self._engine_stuck() and self.pinger is not None:
             self.pinger.tick(self._frame_mono)
+        if self.state in (IDLE, LISTENING, FOLLOW_UP) and self._muted():
+            self._while_muted()
+            return
         heard = self.detector.detect(frame)
-        if heard and self.state == IDLE and not self._muted():
+        if heard and self.state == IDLE:
             log.info("wake word")
             self._listen(wake=True)
         elif heard and self.state in (THINKING, SPEAKING):
             self._barge_in()
         elif self.state in (LISTENING, FOLLOW_UP):
             self._feed_endpointer(frame)
+
+    def _while_muted(self) -> None:
+        """Muted (from MQTT): no wake-word detection and no listening; a reply already under way finishes."""
+        if self.state != IDLE:
+            log.info("muted: no longer listening")
+            self._to_idle()
 
     def _engine_stuck(self) -> bool:
         """A turn past ``service.turn_timeout_s``: abandon it; while the engine thread stays stuck,
@@ -309,7 +320,8 @@ class Assistant:
         if self.turn is not None:
             self.turn.cancel()
         for step in (self.stages.player.stop, lambda: self._worker.join(0.5) if self._worker.is_alive() else None,
-                     lambda: self.stages.actions.close(0.3), self.stages.player.close, self.source.close):
+                     lambda: self.stages.actions.close(0.3), self.stages.player.close, self.source.close,
+                     self._on_close):
             try:
                 step()
             except Exception as err:

@@ -1,53 +1,25 @@
 """The interfaces the service uses beyond ``assistant.protocols``, as Protocols.
 
 They mirror what the audio and MQTT stages implement (``assistant.audio.endpoint``,
-``assistant.audio.playback``, the wake-word detector and the MQTT announcer). The service
-depends only on these shapes, so the real stages plug in at wiring time without imports.
-
-Endpointer events are told apart by class name (``SpeechStart``, ``Utterance``,
-``NoSpeech``): ``SpeechStart`` and ``NoSpeech`` have the same fields, so a structural check
-cannot separate them, and the service may not import the audio stage's classes directly.
-The dataclasses below carry the same names and fields, for the service's own use and tests.
+``assistant.audio.playback``, the wake-word detector and the MQTT announcer), so tests can
+plug in named doubles. The endpointer's events are the audio stage's own classes
+(``SpeechStart``, ``Utterance``, ``NoSpeech``), re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from assistant.audio.endpoint import EndpointEvent as EndpointEvent
+from assistant.audio.endpoint import NoSpeech as NoSpeech
+from assistant.audio.endpoint import SpeechStart as SpeechStart
+from assistant.audio.endpoint import Utterance as Utterance
 from assistant.protocols import AudioChunk, Samples
 
 
-@dataclass(frozen=True)
-class SpeechStart:
-    """Speech began at stream time ``t`` (seconds, the clock passed to ``Endpointer.start``)."""
-
-    t: float
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """A complete utterance; ``capped`` when it hit the maximum length."""
-
-    samples: Samples
-    start_t: float
-    end_t: float
-    capped: bool
-
-
-@dataclass(frozen=True)
-class NoSpeech:
-    """No speech started within the no-speech timeout."""
-
-    t: float
-
-
-EndpointEvent = SpeechStart | Utterance | NoSpeech
-
-
 def event_kind(event: object) -> str:
-    """``"SpeechStart"``, ``"Utterance"`` or ``"NoSpeech"`` for any endpointer's event classes."""
+    """``"SpeechStart"``, ``"Utterance"`` or ``"NoSpeech"``."""
     return type(event).__name__
 
 

@@ -42,6 +42,7 @@ class Stages:
     player: Player
     actions: ActionRunner
     system_prompt: str
+    timed: tuple[Timed, ...] = ()  # more parts reporting moments (the local engine under a tiers router)
 
 
 @dataclass
@@ -104,6 +105,7 @@ class Turn:
             self._finish_actions(result)
         finally:
             _set_sinks(self.stages, None)
+        self.record.tier = _tier(self.stages.engine)
         self.speech.end()
         self._wait_playback()
         if self.cancelled.is_set() and result.outcome == "ok":
@@ -178,7 +180,12 @@ class Turn:
             waited += 0.1
 
 
+def _tier(engine: Engine) -> str:
+    """Which tier answered, when the engine is a tiers router (``last_record.tier``), else ""."""
+    return str(getattr(getattr(engine, "last_record", None), "tier", "") or "")
+
+
 def _set_sinks(stages: Stages, record: LatencyRecord | None) -> None:
-    for part in (stages.engine, stages.bus):
+    for part in (stages.engine, stages.bus, *stages.timed):
         if isinstance(part, Timed):
             part.set_timing_sink(record.mark if record is not None else None)

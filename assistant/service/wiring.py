@@ -1,34 +1,38 @@
 """Build the assistant from the configuration: the one place that constructs real stages.
 
 ``build_assistant(config)`` wires whatever ``Parts`` it is given (tests pass named doubles)
-or, by default, the real stages from ``real_parts``. Only ``real_parts`` imports the audio,
-engine and MQTT stages, lazily, so a build without one of them fails with one line.
+or, by default, the real stages from ``real_parts``. Only ``real_parts`` and the helpers it
+calls import the audio, engine, home, tiers and hardware stages, lazily, inside the functions,
+so ``import assistant`` stays cheap (and never imports torch).
 """
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.config import Config, state_dir
+from assistant.config import Config, model_dir, state_dir
+from assistant.config.schema import ModelConfig
 from assistant.errors import AssistantError
 from assistant.protocols import AudioSource, Bus, Engine, ToolCall, Tts
 from assistant.service.actions import ActionRunner
+from assistant.service.adapters import TimedBus, TimedEngine, grammar_start, latency_sensor, model_start
 from assistant.service.latency import FILE_NAME, LatencyLog
 from assistant.service.loop import Assistant
-from assistant.service.ports import Announcer, Endpointer, LatencyPublisher, NullAnnouncer, Player, WakeDetector
+from assistant.service.ports import Announcer, Endpointer, LatencyPublisher, NullAnnouncer, Player, Timed, WakeDetector
 from assistant.service.sdnotify import Notifier, WatchdogPinger
-from assistant.service.turn import Stages
+from assistant.service.turn import STOP_TOOL_NAME, Stages
 
 log = logging.getLogger("assistant.wiring")
 
 
 @dataclass
 class Parts:
-    """Every component the loop needs."""
+    """Every component the loop needs; ``timed`` are extra parts that report latency moments
+    (the local engine under a router); ``closers`` run when the assistant shuts down."""
 
     source: AudioSource
     detector: WakeDetector
@@ -39,6 +43,8 @@ class Parts:
     player: Player
     announcer: Announcer = field(default_factory=NullAnnouncer)
     latency_publisher: LatencyPublisher | None = None
+    timed: tuple[Timed, ...] = ()
+    closers: list[Callable[[], object]] = field(default_factory=list)
 
 
 class NoDevicesBus:
@@ -46,6 +52,9 @@ class NoDevicesBus:
 
     def tools(self, utterance_hint: str = "") -> list[dict[str, Any]]:
         return []
+
+    def tool_schema(self, utterance_hint: str = "") -> dict[str, dict[str, Any]]:
+        return {}
 
     def execute(self, call: ToolCall) -> str:
         return "The smart home is not connected."
@@ -67,7 +76,8 @@ def build_assistant(
         file_records=config.service.latency_file_records,
         publisher=parts.latency_publisher,
     )
-    stages = Stages(parts.engine, parts.bus, parts.tts, parts.player, ActionRunner(parts.bus), config.model.system_prompt)
+    stages = Stages(parts.engine, parts.bus, parts.tts, parts.player, ActionRunner(parts.bus), config.model.system_prompt,
+                    timed=parts.timed)
     return Assistant(
         parts.source,
         parts.detector,
@@ -78,6 +88,7 @@ def build_assistant(
         config.service,
         pinger=WatchdogPinger(notifier),
         on_first_frame=lambda: _ready(notifier),
+        on_close=lambda: _close_all(parts.closers),
     )
 
 
@@ -87,45 +98,123 @@ def _ready(notifier: Notifier) -> None:
     log.info("ready")
 
 
-def _stage(module: str) -> Any:
+def _close_all(closers: list[Callable[[], object]]) -> None:
+    for close in closers:
+        try:
+            close()
+        except Exception as err:
+            log.debug("closing: %s", err)
+
+
+def resolved_model_config(config: Config) -> ModelConfig:
+    """``config.model``, with ``threads = 0`` replaced by the hardware profile's thread count."""
+    if config.model.threads:
+        return config.model
+    from assistant.hardware import detect, resolve
+
     try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name and module.startswith(err.name):
-            raise AssistantError(f"this build has no {module} (stage not installed); cannot run the assistant") from None
-        raise
+        machine = detect(models_dir=model_dir(config))
+        threads = resolve(config.service.hardware_profile, machine).threads_for(machine)
+    except AssistantError as err:
+        log.warning("%s; ONNX Runtime chooses the thread count", err)
+        return config.model
+    log.info("using %d threads (hardware profile %s)", threads, config.service.hardware_profile)
+    return dataclasses.replace(config.model, threads=threads)
+
+
+def grammar_mode(config: Config) -> str:
+    """``service.tool_grammar``, with ``auto`` resolved: constrain unless a remote tier needs ``ask_expert``
+    (its free-text question cannot be a closed grammar)."""
+    mode = config.service.tool_grammar
+    if mode != "auto":
+        return mode
+    remote = config.tiers.privacy == "text" and any(t.enabled for t in config.tiers.remote)
+    return "off" if remote else "constrain"
+
+
+def with_stop_tool(schema: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The device schema plus the turn's ``end_conversation`` tool (no arguments)."""
+    stop = {"description": "End the conversation.", "arguments": {}, "required": [], "per_device": {}}
+    return {**schema, STOP_TOOL_NAME: stop}
+
+
+def local_engine(model: Any, bus: Any, mode: str) -> TimedEngine:
+    """The local model as a timed ``Engine``; with ``mode`` constrain/force its tool calls follow ``bus``'s grammar."""
+    if mode == "off":
+        return TimedEngine(model_start(model), model)
+    from assistant.engine.constrained import GrammarEngine
+
+    grammar = GrammarEngine(model, lambda: with_stop_tool(bus.tool_schema("")), force=mode == "force")
+    return TimedEngine(grammar_start(grammar), grammar)
+
+
+def load_model(config: Config, status: Callable[[str], object]) -> Any:
+    """The local Gemma model (one-line error when the directory is missing or incomplete)."""
+    from assistant.engine.model import GemmaModel
+
+    status("Loading the model")
+    return GemmaModel.load(model_dir(config), resolved_model_config(config))
+
+
+def open_bus(config: Config, status: Callable[[str], object]) -> tuple[Any, Any]:
+    """``(bus, home)``: the MQTT home (``home`` None when MQTT is off). A broker that cannot be
+    reached is not fatal: the home keeps reconnecting and commands say the hub is unreachable."""
+    if not config.mqtt.enabled:
+        return NoDevicesBus(), None
+    from assistant.home.home import open_home
+
+    status("Connecting to the MQTT broker")
+    home = open_home(config.mqtt, require_broker=False)  # an unreachable broker: it warns and keeps retrying
+    return TimedBus(home), home
+
+
+def check_microphone(config: Config) -> None:
+    """Raise one line when there is no usable input device (the microphone opens later, after the model)."""
+    from assistant.audio.devices import find_device, import_sounddevice
+
+    sd = import_sounddevice()
+    device = find_device(config.audio.input_device, "input")
+    try:
+        sd.query_devices(device, "input")
+    except (ValueError, sd.PortAudioError):
+        raise AssistantError("no microphone: plug one in, or set audio.input_device (see 'assistant devices')") from None
 
 
 def real_parts(config: Config, source: AudioSource | None, status: Callable[[str], object]) -> Parts:
-    """Construct the real stages. MERGE: confirm these names against the stages as delivered."""
-    status("Loading the model")
-    engine_mod = _stage("assistant.engine")
-    engine = engine_mod.load_engine(config)
-    status("Opening audio")
-    endpoint = _stage("assistant.audio.endpoint")
-    playback = _stage("assistant.audio.playback")
-    wake = _stage("assistant.audio.wakeword")
-    tts_mod = _stage("assistant.audio.tts")
+    """Construct the real stages: model, MQTT home, tiers router, wake word, VAD, TTS, speaker, microphone."""
+    from assistant.audio import factory
+    from assistant.audio.endpoint import Endpointer as AudioEndpointer
+    from assistant.engine.model_dir import check_dir
+    from assistant.tiers import build_router
+
+    check_dir(model_dir(config))  # the cheap checks first: no model, no microphone are one line at once
     if source is None:
-        capture = _stage("assistant.audio.capture")
-        source = capture.open_microphone(config.audio)
-    bus: Bus = NoDevicesBus()
-    announcer: Announcer = NullAnnouncer()
-    publisher: LatencyPublisher | None = None
-    if config.mqtt.enabled:
-        status("Connecting to the MQTT broker")
-        home = _stage("assistant.home")
-        bus = home.connect(config.mqtt)
-        announcer = home.announcer(bus)
-        publisher = home.latency_publisher(bus)
+        check_microphone(config)
+    model = load_model(config, status)
+    bus, home = open_bus(config, status)
+    closers: list[Callable[[], object]] = [home.close] if home is not None else []
+    try:
+        local = local_engine(model, bus, grammar_mode(config))
+        status("Opening audio")
+        detector = factory.make_wakeword(config.wakeword)
+        endpointer = AudioEndpointer(config.vad, factory.make_vad(config.vad))
+        tts = factory.make_tts(config.tts)
+        if source is None:
+            source = factory.open_source(config.audio)
+        player = factory.make_player(config.audio)
+    except BaseException:
+        _close_all(closers)
+        raise
     return Parts(
         source=source,
-        detector=wake.Detector(config.wakeword),
-        endpointer=endpoint.Endpointer(config.vad),
-        engine=engine,
+        detector=detector,
+        endpointer=endpointer,
+        engine=build_router(local, config.tiers),
         bus=bus,
-        tts=tts_mod.make_tts(config.tts),
-        player=playback.Player(config.audio),
-        announcer=announcer,
-        latency_publisher=publisher,
+        tts=tts,
+        player=player,
+        announcer=home.announcer if home is not None else NullAnnouncer(),
+        latency_publisher=latency_sensor(home.announcer.publish_latency) if home is not None else None,
+        timed=(local,),
+        closers=closers,
     )

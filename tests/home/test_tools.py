@@ -93,3 +93,16 @@ def test_confirm_stays_offered_while_a_question_is_open_even_in_a_large_home():
     assert bus.execute(ToolCall("set_lock", {"device": "front_door", "state": "unlocked"})).startswith("Do you really")
     assert "confirm" in by_name(bus.tools("yes"))
     assert "confirm" in bus.tool_schema("yes")
+
+
+def test_brightness_percent_and_change_are_exclusive_in_the_schema_and_its_grammar():
+    from assistant.engine.grammar import compile_schema
+
+    schema = tools.tool_schema(registry_devices())
+    assert schema["set_brightness"]["exclusive"] == [["percent", "change"]]
+    assert "exclusive" not in schema["set_power"]
+    grammar = compile_schema({"set_brightness": schema["set_brightness"]})
+    device = schema["set_brightness"]["arguments"]["device"]["enum"][0]
+    q = '<|"|>'
+    assert grammar.accepts(f"call:set_brightness{{change:{q}up{q},device:{q}{device}{q}}}<tool_call|>")
+    assert not grammar.accepts(f"call:set_brightness{{change:{q}up{q},device:{q}{device}{q},percent:50}}<tool_call|>")

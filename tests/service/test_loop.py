@@ -300,3 +300,26 @@ def test_main_loop_failure_exits_non_zero(tmp_path):
 
     rig.detector.detect = broken
     assert serve(rig.assistant, Notifier(environ={})) == 1
+
+
+def test_muting_while_listening_stops_listening_and_detects_nothing_until_unmuted(tmp_path):
+    rig = Rig(tmp_path, [WAKE, *speech(3), ("do", lambda: setattr(rig.announcer, "muted", True)), *speech(20), *QUIET,
+                         WAKE, *QUIET], [])
+    rig.run()
+    assert rig.assistant.transitions == [IDLE, LISTENING, IDLE]
+    assert rig.engine.calls == []
+
+
+def test_turn_records_which_tier_answered_and_the_engine_and_bus_moments(tmp_path):
+    from assistant.config.schema import TiersConfig
+    from assistant.tiers import build_router
+
+    engine = ScriptedEngine([[ToolCall("light_turn_on", {"device": "kitchen"}), TextDelta("Done.")]])
+    rig = Rig(tmp_path, [*command(), until(IDLE)], [])
+    rig.assistant.stages.engine = build_router(engine, TiersConfig(privacy="off"))
+    rig.assistant.stages.timed = (engine,)
+    rig.run()
+    (record,) = rig.records()
+    assert record["tier"] == "local"
+    assert {"features", "prefill", "first_token", "tool_call", "first_audio"} <= set(record["ms"])
+    assert engine.calls, "the router passed the turn to the local engine"

@@ -116,3 +116,14 @@ def test_stats_without_records_says_so(tmp_path, clean_home):
     result = run_cli("stats", env=env)
     assert result.returncode == 0
     assert "No latency records yet" in result.stdout
+
+
+def test_run_as_a_new_user_says_in_one_line_what_is_missing(tmp_path, clean_home, tiny_audio_dir):
+    no_model = run_cli("run", env={"HOME": str(clean_home)})
+    assert no_model.returncode == 1
+    assert no_model.stderr.count("\n") == 1 and "assistant models pull e2b" in no_model.stderr and "model.dir" in no_model.stderr
+    config = tmp_path / "config.toml"
+    config.write_text(f'[model]\ndir = "{tiny_audio_dir}"\n[audio]\ninput_device = "no such microphone"\n')
+    no_mic = run_cli("--config", str(config), "run", env={"HOME": str(clean_home)})
+    assert no_mic.returncode == 1
+    assert no_mic.stderr.count("\n") == 1 and "no such microphone" in no_mic.stderr

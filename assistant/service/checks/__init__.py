@@ -32,6 +32,7 @@ def builtin_checks() -> list[Check]:
     return [
         Check("cpu", system.cpu),
         Check("memory", system.memory),
+        Check("hardware profile", system.hardware_profile),
         Check("disk", system.disk),
         Check("state dir", system.state_directory),
         Check("service", system.service_unit),

@@ -25,8 +25,8 @@ def required_files(config: Config) -> list[str]:
 
 def model_files(config: Config) -> Result:
     where = model_dir(config)
-    fix = (f"download onnx-community/gemma-4-E2B-it-ONNX (the {config.model.decoder_precision} files) into {where}, "
-           "or set model.dir")
+    fix = (f"run 'assistant models pull e2b' (onnx-community/gemma-4-E2B-it-ONNX, {config.model.decoder_precision}) "
+           f"to get it into {where}, or copy a model directory and set model.dir")
     if not where.is_dir():
         return Result.fail(f"{where} does not exist", fix)
     missing = [f for f in required_files(config) if not (where / f).is_file()]

@@ -108,3 +108,29 @@ def service_unit(config: Config) -> Result:
         return Result.ok(f"installed: {found[0]}")
     return Result.warn("no assistant.service installed", "to start it at boot run 'sudo systemd/install.sh' "
                        "(or 'systemd/install.sh --user' on a PipeWire desktop)")
+
+
+def hardware_profile(config: Config) -> Result:
+    """The hardware profile (``service.hardware_profile``) and this machine's CPU and RAM against it."""
+    from assistant.errors import AssistantError
+    from assistant.hardware import detect, resolve
+    from assistant.hardware.report import warnings
+
+    machine = detect(models_dir=model_dir(config))
+    try:
+        profile = resolve(config.service.hardware_profile, machine)
+    except AssistantError as err:
+        return Result.warn(str(err), "set service.hardware_profile to a name listed by 'assistant hardware'")
+    threads = profile.threads_for(machine)
+    detail = (f"{profile.name}: {machine.cores} cores (uses {threads}), {machine.nominal_ram_gb} GB RAM, "
+              f"model {profile.engine_model} in {profile.decoder_precision}")
+    low, _high = profile.ram_gb
+    if machine.nominal_ram_gb < low:
+        return Result.fail(detail, f"the {profile.name} profile needs {low:g} GB of RAM or more; pick a smaller "
+                                   "profile with service.hardware_profile ('assistant hardware' recommends one)")
+    if machine.cores < threads:
+        return Result.warn(detail, f"the profile runs {threads} threads on {machine.cores} cores; set model.threads")
+    problems = warnings(machine, profile)
+    if problems:
+        return Result.warn(detail, "; ".join(problems))
+    return Result.ok(detail)

@@ -20,9 +20,11 @@ import numpy as np
 
 from assistant.config.schema import ModelConfig
 from assistant.engine import contract
+from assistant.engine.constraint import Counts, ToolCallConstraint
 from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
 from assistant.engine.events import EventRouter, Markers
 from assistant.engine.features import FeatureExtractor, audio_token_count, fit_frames
+from assistant.engine.jumpforward import Scoring, decode_constrained
 from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
 from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
@@ -50,16 +52,23 @@ class GenerationOptions:
     sampling: SamplingParams = SamplingParams()  # noqa: RUF009 - frozen, so sharing it is safe
     thinking: bool = False
     processors: tuple[LogitsProcessor, ...] = ()  # extra logits processors (constraints), after suppression
+    constraint: ToolCallConstraint | None = None  # tool calls follow this grammar (jump-forward decoding)
+    scoring: Scoring | None = None  # with a constraint: score closed choices in one batched pass
 
 
 class Generation:
-    """One model step in progress: iterate for events; afterwards read what was produced."""
+    """One model step in progress: iterate for events; afterwards read what was produced.
 
-    def __init__(self, events: Iterator[Event], timings: Timings, router: EventRouter, token_ids: list[int]) -> None:
+    ``counts``: free, forced and scored tokens and decoder passes (filled under a constraint only).
+    """
+
+    def __init__(self, events: Iterator[Event], timings: Timings, router: EventRouter, token_ids: list[int],
+                 counts: Counts | None = None) -> None:
         self._events = events
         self.timings = timings
         self._router = router
         self.token_ids = token_ids
+        self.counts = counts if counts is not None else Counts()
 
     def __iter__(self) -> Iterator[Event]:
         return self._events
@@ -236,14 +245,13 @@ class GemmaModel:
         """One model step over ``messages`` exactly as given (no system prompt added)."""
         opts = options or self.options()
         timings = Timings()
+        counts = Counts()
         router = EventRouter(self.tokenizer.backend_tokenizer, self.markers)
         token_ids: list[int] = []
 
         def events() -> Iterator[Event]:
             prompt = self.prepare(messages, tools, opts.thinking, timings)
-            sampler = Sampler(opts.sampling, [*self.processors(), *opts.processors])
-            stops = self.generation_spec.eos_token_ids
-            for token in decode_tokens(self.decoder, prompt, sampler, stops, opts.max_new_tokens, timings, cache):
+            for token in self._tokens(prompt, opts, timings, counts, cache):
                 token_ids.append(token)
                 event = router.push(token)
                 if event is not None:
@@ -252,4 +260,18 @@ class GemmaModel:
             if last is not None:
                 yield last
 
-        return Generation(events(), timings, router, token_ids)
+        return Generation(events(), timings, router, token_ids, counts)
+
+    def _tokens(self, prompt: Prefill, opts: GenerationOptions, timings: Timings, counts: Counts,
+                cache: KvCache | None) -> Iterator[int]:
+        """Generated ids: plain decoding, or jump-forward under ``opts.constraint``."""
+        stops = self.generation_spec.eos_token_ids
+        if opts.constraint is None:
+            sampler = Sampler(opts.sampling, [*self.processors(), *opts.processors])
+            return decode_tokens(self.decoder, prompt, sampler, stops, opts.max_new_tokens, timings, cache)
+        scoring = opts.scoring
+        if scoring is not None and scoring.rng is None and opts.sampling.sample:
+            scoring = replace(scoring, rng=np.random.default_rng(opts.sampling.seed))
+        sampler = Sampler(opts.sampling, [*self.processors(), *opts.processors, opts.constraint.mask])
+        return decode_constrained(self.decoder, prompt, sampler, opts.constraint, stops, opts.max_new_tokens,
+                                  timings, counts, cache, scoring)

@@ -84,6 +84,7 @@ class ModelConfig:
         "You are a voice assistant in a smart home. Answer briefly. Use the tools to control devices.",
         "System prompt sent before every conversation",
     )
+    prefix_cache: bool = opt(True, "Prefill the system prompt and tool declarations once and reuse their KV state")
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,7 @@ def decode_tokens(
     logits, cache = decoder.forward(prompt.embeds[:, skip:], prompt.ple[:, skip:], cache)
     timings.prefill_s = now() - start
     timings.prompt_tokens = len(prompt.ids) - skip
+    timings.cached_tokens = skip
     step_start = start
     for produced in range(max_new_tokens):
         row = logits[-1]

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +28,7 @@ from assistant.engine.events import EventRouter, Markers
 from assistant.engine.features import FeatureExtractor, audio_token_count, fit_frames
 from assistant.engine.jumpforward import Scoring, decode_constrained
 from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
+from assistant.engine.prefixcache import PrefixCache
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
 from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
 from assistant.engine.sessions import Graph, open_graph
@@ -128,6 +131,8 @@ class GemmaModel:
         self.prompts = PromptBuilder(tokenizer, spec.audio_token_id, spec.boa_token_id, spec.eoa_token_id)
         self.markers = Markers.from_tokenizer(tokenizer.backend_tokenizer)
         self.load_s = 0.0
+        self.prefix_cache = PrefixCache(decoder) if config.prefix_cache else None
+        self._system: tuple[str, list[int]] = ("", [])
 
     @classmethod
     def load(cls, model_dir: str | Path, config: ModelConfig | None = None, *, audio: bool = True) -> GemmaModel:
@@ -232,6 +237,20 @@ class GemmaModel:
             rows.append(out[:n])
         return np.concatenate(rows, axis=0)
 
+    def system_ids(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]], thinking: bool) -> list[int]:
+        """Token ids of the prompt rendered with only the leading system messages and ``tools`` (the shared prefix).
+
+        Empty when there is neither a system message nor a tool. The last result is kept.
+        """
+        system = [m for m in itertools.takewhile(lambda m: m.role == "system", messages)]
+        if not system and not tools:
+            return []
+        key = json.dumps([[m.text for m in system], list(tools), thinking], sort_keys=True, default=str)
+        if self._system[0] != key:
+            probe = [*system, Message(role="user", text="")]  # the template wants a conversation; ids diverge here
+            self._system = (key, self.prompts.encode(self.prompts.render(probe, tools, thinking)))
+        return self._system[1]
+
     def processors(self) -> list[LogitsProcessor]:
         return [suppress(self.generation_spec.suppress_tokens)] if self.generation_spec.suppress_tokens else []
 
@@ -251,7 +270,10 @@ class GemmaModel:
 
         def events() -> Iterator[Event]:
             prompt = self.prepare(messages, tools, opts.thinking, timings)
-            for token in self._tokens(prompt, opts, timings, counts, cache):
+            restored = cache
+            if restored is None and self.prefix_cache is not None:
+                restored = self.prefix_cache.restore(prompt, self.system_ids(messages, tools, opts.thinking))
+            for token in self._tokens(prompt, opts, timings, counts, restored):
                 token_ids.append(token)
                 event = router.push(token)
                 if event is not None:

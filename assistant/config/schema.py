@@ -73,6 +73,7 @@ class ModelConfig:
     embed_precision: str = opt("q4", "Precision of embed_tokens", choices=PRECISIONS)
     audio_precision: str = opt("q4", "Precision of audio_encoder", choices=PRECISIONS)
     threads: int = opt(0, "ONNX Runtime intra-op threads (0 = from the hardware profile)", range=(0, 64))
+    spin: bool = opt(False, "Let idle ONNX Runtime threads busy-wait (faster on an idle machine, collapses under load)")
     max_new_tokens: int = opt(256, "Most tokens generated in one model step", range=(1, 4096))
     sample: bool = opt(False, "Sample instead of greedy decoding")
     temperature: float = opt(1.0, "Sampling temperature", range=(0.01, 5.0))

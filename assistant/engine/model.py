@@ -92,14 +92,15 @@ class Generation:
         return list(self._router.tool_calls)
 
 
-def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int, threads: int) -> Graph:
+def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int, threads: int,
+                  spin: bool = False) -> Graph:
     """Check a graph's files and signature, load it, and check what the session declares."""
     rel = graph_file(name, precision)
     label = Path(rel).name
     info = check_graph_files(root, name, precision)
     contract.check_graph(name, label, info.inputs, info.outputs, spec, mel_bins)  # before ORT reads the weights
     log.info("loading %s", rel)
-    graph = open_graph(name, root / rel, threads)
+    graph = open_graph(name, root / rel, threads, spin)
     contract.check_graph(name, label, graph.inputs, graph.outputs, spec, mel_bins)
     return graph
 
@@ -154,7 +155,7 @@ class GemmaModel:
         graphs: dict[str, Graph] = {}
         for name, precision in selection.items():
             if name != "audio_encoder" or want_audio:
-                graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg.threads)
+                graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg.threads, cfg.spin)
         features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
         model = cls(
             root,

@@ -127,9 +127,10 @@ def _head_dims(text: dict[str, Any], layer_types: tuple[str, ...], path: Path) -
     head_dim = _get(text, "head_dim", path)
     overrides = text.get("per_layer_config")
     if isinstance(overrides, dict):
+        by_layer = {int(k): v for k, v in overrides.items() if str(k).isdigit()}  # keys may be zero-padded ("04")
         dims = []
         for i in range(len(layer_types)):
-            entry = overrides.get(str(i), overrides.get(i, {}))
+            entry = by_layer.get(i, {})
             dims.append(int(entry.get("head_dim", head_dim)) if isinstance(entry, dict) else head_dim)
         return tuple(dims)
     global_dim = int(text.get("global_head_dim") or 512)  # transformers' default when absent

@@ -62,7 +62,8 @@ class Report:
         for r in self.rows:
             verdict = "" if r.ok is None else ("  ok" if r.ok else "  MISSED")
             target = f"  (target {r.target})" if r.target else ""
-            lines.append(f"{r.label:<{width}}  {_fmt(r.value)} {r.unit}{target}{verdict}".rstrip())
+            unit = "" if r.value is None else f" {r.unit}"
+            lines.append(f"{r.label:<{width}}  {_fmt(r.value)}{unit}{target}{verdict}".rstrip())
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -91,6 +92,8 @@ def machine_description() -> str:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "not measured yet"
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)

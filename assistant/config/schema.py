@@ -86,6 +86,9 @@ class ModelConfig:
         "System prompt sent before every conversation",
     )
     prefix_cache: bool = opt(True, "Prefill the system prompt and tool declarations once and reuse their KV state")
+    ple_store: str = opt(
+        "off", "Per-layer embeddings from a memory-mapped store built once from embed_tokens", choices=("off", "int8", "int4")
+    )
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,10 @@ class KvCache:
 class Decoder:
     """Embedding lookups and single forward passes of the decoder; no sampling here."""
 
-    def __init__(self, embed: Graph, decoder: Graph, spec: ModelSpec) -> None:
+    def __init__(self, embed: Graph, decoder: Graph, spec: ModelSpec,
+                 ple_lookup: Callable[[npt.NDArray[np.int64]], Array] | None = None) -> None:
         self.embed_graph = embed
+        self.ple_lookup = ple_lookup  # per_layer_inputs from a store instead of the embed graph
         self.graph = decoder
         self.spec = spec
         self.past_names = kv_names(spec, "past_key_values")
@@ -72,8 +74,11 @@ class Decoder:
         arr = np.asarray(ids, dtype=np.int64).reshape(1, -1)
         if self._placeholders.size:
             arr = np.where(np.isin(arr, self._placeholders), self._pad, arr)
-        embeds, ple = self.embed_graph.run({"input_ids": arr}, ["inputs_embeds", "per_layer_inputs"])
-        return embeds, ple
+        if self.ple_lookup is None:
+            embeds, ple = self.embed_graph.run({"input_ids": arr}, ["inputs_embeds", "per_layer_inputs"])
+            return embeds, ple
+        (embeds,) = self.embed_graph.run({"input_ids": arr}, ["inputs_embeds"])
+        return embeds, self.ple_lookup(arr)
 
     def _mask(self, total: int) -> Array:
         if self._ones.shape[1] < total:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from assistant.engine.events import EventRouter, Markers
 from assistant.engine.features import FeatureExtractor, audio_token_count, fit_frames
 from assistant.engine.jumpforward import Scoring, decode_constrained
 from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
+from assistant.engine.ple_setup import ensure_ple_store
 from assistant.engine.prefixcache import PrefixCache
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
 from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
@@ -105,6 +107,11 @@ def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bi
     return graph
 
 
+def default_cache_dir(model_dir: Path) -> Path:
+    """``<model_dir>/.cache`` when the model directory is writable, else ``~/.cache/assistant``."""
+    return model_dir / ".cache" if os.access(model_dir, os.W_OK) else Path.home() / ".cache" / "assistant"
+
+
 class GemmaModel:
     """Gemma 4 (E2B layout) on ONNX Runtime."""
 
@@ -136,10 +143,13 @@ class GemmaModel:
         self._system: tuple[str, list[int]] = ("", [])
 
     @classmethod
-    def load(cls, model_dir: str | Path, config: ModelConfig | None = None, *, audio: bool = True) -> GemmaModel:
+    def load(cls, model_dir: str | Path, config: ModelConfig | None = None, *, audio: bool = True,
+             cache_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> GemmaModel:
         """Check and load ``model_dir`` with the precisions in ``config``; ``audio=False`` skips the encoder.
 
-        A model directory without ``audio_encoder`` loads text-only.
+        A model directory without ``audio_encoder`` loads text-only. ``cache_dir``: where files built
+        from the model go (the per-layer embedding store; default :func:`default_cache_dir`);
+        ``progress``: one line at a time while building them (default: warnings in the log).
         """
         start = now()
         cfg = config or ModelConfig()
@@ -157,6 +167,11 @@ class GemmaModel:
             if name != "audio_encoder" or want_audio:
                 graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg.threads, cfg.spin)
         features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
+        ple = None
+        if cfg.ple_store != "off":
+            embed = graphs["embed_tokens"]
+            ple = ensure_ple_store(embed.path, embed.session, spec.text.vocab_size, cache_dir or default_cache_dir(root),
+                                   int(cfg.ple_store.removeprefix("int")), progress or log.warning).lookup
         model = cls(
             root,
             cfg,
@@ -164,7 +179,7 @@ class GemmaModel:
             generation,
             processor,
             tokenizer,
-            Decoder(graphs["embed_tokens"], graphs["decoder_model_merged"], spec),
+            Decoder(graphs["embed_tokens"], graphs["decoder_model_merged"], spec, ple),
             graphs.get("audio_encoder"),
             features,
         )

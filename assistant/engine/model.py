@@ -23,6 +23,7 @@ import numpy as np
 
 from assistant.config.schema import ModelConfig
 from assistant.engine import contract
+from assistant.engine.audioturn import AudioTurn
 from assistant.engine.constraint import Counts, ToolCallConstraint
 from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
 from assistant.engine.events import EventRouter, Markers
@@ -267,6 +268,14 @@ class GemmaModel:
             self._system = (key, self.prompts.encode(self.prompts.render(probe, tools, thinking)))
         return self._system[1]
 
+    def begin_audio_turn(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = (),
+                         options: GenerationOptions | None = None, text: str = "", every_s: float = 1.0) -> AudioTurn:
+        """A spoken user turn after ``messages`` (used as given), encoded and prefilled while it arrives.
+
+        ``feed(samples)`` as audio comes in, then ``finish()`` for the :class:`Generation`; see ``audioturn.py``.
+        """
+        return AudioTurn(self, messages, tools, options, text, every_s)
+
     def processors(self) -> list[LogitsProcessor]:
         return [suppress(self.generation_spec.suppress_tokens)] if self.generation_spec.suppress_tokens else []
 
@@ -279,16 +288,24 @@ class GemmaModel:
     ) -> Generation:
         """One model step over ``messages`` exactly as given (no system prompt added)."""
         opts = options or self.options()
+
+        def start(timings: Timings) -> tuple[Prefill, KvCache | None]:
+            prompt = self.prepare(messages, tools, opts.thinking, timings)
+            if cache is None and self.prefix_cache is not None:
+                return prompt, self.prefix_cache.restore(prompt, self.system_ids(messages, tools, opts.thinking))
+            return prompt, cache
+
+        return self.generation(start, opts)
+
+    def generation(self, start: Callable[[Timings], tuple[Prefill, KvCache | None]], opts: GenerationOptions) -> Generation:
+        """A step whose prompt, and the cache covering its first positions, ``start`` makes when iteration begins."""
         timings = Timings()
         counts = Counts()
         router = EventRouter(self.tokenizer.backend_tokenizer, self.markers)
         token_ids: list[int] = []
 
         def events() -> Iterator[Event]:
-            prompt = self.prepare(messages, tools, opts.thinking, timings)
-            restored = cache
-            if restored is None and self.prefix_cache is not None:
-                restored = self.prefix_cache.restore(prompt, self.system_ids(messages, tools, opts.thinking))
+            prompt, restored = start(timings)
             for token in self._tokens(prompt, opts, timings, counts, restored):
                 token_ids.append(token)
                 event = router.push(token)

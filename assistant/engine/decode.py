@@ -7,7 +7,10 @@ that owns a cache gets ``past_key_values.{i}.*``, starting from zero-length tens
 from the session metadata, and ``present.{i}.*`` is fed back as the next step's past.
 
 One step is :meth:`Decoder.forward`; :func:`decode_tokens` drives it. A ``KvCache`` is a
-plain value: copy one after a shared prefix and pass it back in to skip re-prefilling it.
+plain value: pass one back in to skip re-prefilling a shared prefix. It is never written to:
+ONNX Runtime returns each ``present`` as a numpy array over its own new buffer (no copy) and
+reads numpy inputs in place, so the KV cache is not copied per step and a cache can be reused
+by several continuations without copying it (IOBinding measured no faster: ``loopcost.py``).
 """
 
 from __future__ import annotations

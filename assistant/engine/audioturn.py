@@ -132,7 +132,8 @@ class AudioTurn:
             if streamed is not None and self._matches(prompt):
                 return prompt, streamed
             if model.prefix_cache is not None:
-                return prompt, model.prefix_cache.restore(prompt, model.system_ids(messages, self.tools, self.options.thinking))
+                ids = model.system_ids(messages, self.tools, self.options.thinking)
+                return prompt, model.prefix_cache.restore(prompt, ids, timings)
             return prompt, None
 
         return model.generation(start, self.options)

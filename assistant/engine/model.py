@@ -292,7 +292,7 @@ class GemmaModel:
         def start(timings: Timings) -> tuple[Prefill, KvCache | None]:
             prompt = self.prepare(messages, tools, opts.thinking, timings)
             if cache is None and self.prefix_cache is not None:
-                return prompt, self.prefix_cache.restore(prompt, self.system_ids(messages, tools, opts.thinking))
+                return prompt, self.prefix_cache.restore(prompt, self.system_ids(messages, tools, opts.thinking), timings)
             return prompt, cache
 
         return self.generation(start, opts)

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from assistant.engine.decode import Decoder, KvCache, Prefill
-from assistant.engine.timings import now
+from assistant.engine.timings import Timings, now
 
 log = logging.getLogger("assistant.engine")
 
@@ -59,11 +59,12 @@ class PrefixCache:
         self.hits += 1
         return self._entries[best]
 
-    def restore(self, prompt: Prefill, system_ids: Sequence[int]) -> KvCache | None:
+    def restore(self, prompt: Prefill, system_ids: Sequence[int], timings: Timings | None = None) -> KvCache | None:
         """The cached state for ``prompt``; on a miss, prefill its part shared with ``system_ids`` and store it.
 
         ``system_ids``: the ids of the system turn alone (rendered without the conversation), or empty.
         Returns None when there is nothing worth caching (no system turn, or too short a shared prefix).
+        A miss's prefill time goes to ``timings.prefix_s``.
         """
         found = self.lookup(prompt.ids)
         if found is not None:
@@ -77,5 +78,8 @@ class PrefixCache:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
         self.builds += 1
-        log.info("prefix cache: prefilled %d system-turn tokens in %.2f s", n, now() - start)
+        spent = now() - start
+        if timings is not None:
+            timings.prefix_s += spent
+        log.info("prefix cache: prefilled %d system-turn tokens in %.2f s", n, spent)
         return cache

@@ -18,6 +18,7 @@ class Timings:
     prompt_s: float = 0.0
     features_s: float = 0.0
     encoder_s: float = 0.0
+    prefix_s: float = 0.0  # prefilling the system turn into the prefix cache (a miss only), before prefill_s
     prefill_s: float = 0.0
     first_token_s: float = 0.0
     token_s: list[float] = field(default_factory=list)
@@ -46,6 +47,7 @@ class Timings:
             "prompt_s": self.prompt_s,
             "features_s": self.features_s,
             "encoder_s": self.encoder_s,
+            "prefix_s": self.prefix_s,
             "prefill_s": self.prefill_s,
             "first_token_s": self.first_token_s,
             "decode_s": self.decode_s,

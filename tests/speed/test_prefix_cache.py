@@ -40,6 +40,7 @@ def test_restored_turns_give_the_same_tokens_as_fresh_ones(models) -> None:
         assert restored.token_ids == fresh.token_ids and restored.text == fresh.text
         assert restored.timings.cached_tokens > 10 and fresh.timings.cached_tokens == 0
         assert restored.timings.prompt_tokens + restored.timings.cached_tokens == fresh.timings.prompt_tokens
+        assert (restored.timings.prefix_s > 0) == (text != "and off again")  # a miss prefills the system turn first
     assert cached.prefix_cache.builds == 2 and cached.prefix_cache.hits == 1  # the tools changed once
 
 

@@ -73,6 +73,7 @@ class ModelConfig:
     embed_precision: str = opt("q4", "Precision of embed_tokens", choices=PRECISIONS)
     audio_precision: str = opt("q4", "Precision of audio_encoder", choices=PRECISIONS)
     threads: int = opt(0, "ONNX Runtime intra-op threads (0 = from the hardware profile)", range=(0, 64))
+    spin: bool = opt(False, "Let idle ONNX Runtime threads busy-wait (faster on an idle machine, collapses under load)")
     max_new_tokens: int = opt(256, "Most tokens generated in one model step", range=(1, 4096))
     sample: bool = opt(False, "Sample instead of greedy decoding")
     temperature: float = opt(1.0, "Sampling temperature", range=(0.01, 5.0))
@@ -83,6 +84,10 @@ class ModelConfig:
     system_prompt: str = opt(
         "You are a voice assistant in a smart home. Answer briefly. Use the tools to control devices.",
         "System prompt sent before every conversation",
+    )
+    prefix_cache: bool = opt(True, "Prefill the system prompt and tool declarations once and reuse their KV state")
+    ple_store: str = opt(
+        "off", "Per-layer embeddings from a memory-mapped store built once from embed_tokens", choices=("off", "int8", "int4")
     )
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from assistant.engine.model import GemmaModel, Generation, GenerationOptions
+    from assistant.engine.model import AudioTurn, GemmaModel, Generation, GenerationOptions
 
-__all__ = ["GemmaModel", "Generation", "GenerationOptions"]
+__all__ = ["AudioTurn", "GemmaModel", "Generation", "GenerationOptions"]
 
 
 def __getattr__(name: str) -> Any:

@@ -4,6 +4,8 @@
     gen = stream_constrained(model, messages, tools, constraint)
     for event in gen: ...
     gen.counts.free, gen.counts.forced, gen.counts.scored, gen.counts.passes
+
+The same as ``model.stream(messages, tools, replace(opts, constraint=constraint, scoring=scoring))``.
 """
 
 from __future__ import annotations
@@ -14,18 +16,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
-from assistant.engine.constraint import Counts, ToolCallConstraint
+from assistant.engine.constraint import ToolCallConstraint
 from assistant.engine.decode import KvCache
-from assistant.engine.events import EventRouter
 from assistant.engine.grammar import compile_schema
-from assistant.engine.jumpforward import Scoring, decode_constrained
-from assistant.engine.model import GemmaModel, GenerationOptions
-from assistant.engine.sampling import Sampler
-from assistant.engine.timings import Timings
+from assistant.engine.jumpforward import Scoring
+from assistant.engine.model import GemmaModel, Generation, GenerationOptions
 from assistant.engine.tokengrammar import TokenGrammar
-from assistant.protocols import Event, Message, ToolCall
+from assistant.protocols import Event, Message
+
+ConstrainedGeneration = Generation  # the former name: a constrained step is a ``Generation`` with ``counts``
 
 _GRAMMARS: OrderedDict[tuple[int, str, float], TokenGrammar] = OrderedDict()
 GRAMMAR_CACHE_SIZE = 8
@@ -43,34 +42,6 @@ def grammar_for(schema: Mapping[str, Mapping[str, Any]], tokenizer: Any, default
     return found
 
 
-def constrained_sampler(model: GemmaModel, options: GenerationOptions, constraint: ToolCallConstraint) -> Sampler:
-    """The model's sampler (suppression, extra processors) with the constraint's mask last."""
-    return Sampler(options.sampling, [*model.processors(), *options.processors, constraint.mask])
-
-
-class ConstrainedGeneration:
-    """One constrained model step: iterate for events; then read ``counts``, ``timings`` and what was produced."""
-
-    def __init__(self, events: Iterator[Event], timings: Timings, router: EventRouter, token_ids: list[int],
-                 counts: Counts) -> None:
-        self._events = events
-        self.timings = timings
-        self.counts = counts
-        self._router = router
-        self.token_ids = token_ids
-
-    def __iter__(self) -> Iterator[Event]:
-        return self._events
-
-    @property
-    def text(self) -> str:
-        return self._router.text
-
-    @property
-    def tool_calls(self) -> list[ToolCall]:
-        return list(self._router.tool_calls)
-
-
 def stream_constrained(
     model: GemmaModel,
     messages: Sequence[Message],
@@ -79,35 +50,14 @@ def stream_constrained(
     options: GenerationOptions | None = None,
     cache: KvCache | None = None,
     scoring: Scoring | None = None,
-) -> ConstrainedGeneration:
+) -> Generation:
     """:meth:`GemmaModel.stream` with ``constraint`` and jump-forward (messages used exactly as given).
 
     ``scoring``: score closed choices in one batched pass where its policy says so (see ``scoring.py``);
     when sampling, options are drawn with the sampling seed, otherwise the most likely one is taken.
     """
-    opts = options or model.options()
-    if scoring is not None and scoring.rng is None and opts.sampling.sample:
-        scoring = replace(scoring, rng=np.random.default_rng(opts.sampling.seed))
-    timings = Timings()
-    counts = Counts()
-    router = EventRouter(model.tokenizer.backend_tokenizer, model.markers)
-    token_ids: list[int] = []
-
-    def events() -> Iterator[Event]:
-        prompt = model.prepare(messages, tools, opts.thinking, timings)
-        sampler = constrained_sampler(model, opts, constraint)
-        stops = model.generation_spec.eos_token_ids
-        for token in decode_constrained(model.decoder, prompt, sampler, constraint, stops, opts.max_new_tokens,
-                                        timings, counts, cache, scoring):
-            token_ids.append(token)
-            event = router.push(token)
-            if event is not None:
-                yield event
-        last = router.finish()
-        if last is not None:
-            yield last
-
-    return ConstrainedGeneration(events(), timings, router, token_ids, counts)
+    opts = replace(options or model.options(), constraint=constraint, scoring=scoring)
+    return model.stream(messages, tools, opts, cache)
 
 
 Schema = Mapping[str, Mapping[str, Any]]
@@ -128,7 +78,7 @@ class GrammarEngine:
         self.force = force
         self.scoring = scoring
         self.options = options
-        self.last: ConstrainedGeneration | None = None
+        self.last: Generation | None = None
 
     def constraint(self) -> ToolCallConstraint:
         schema = self.schema() if callable(self.schema) else self.schema

@@ -66,6 +66,7 @@ def decode_constrained(
     logits, cache = decoder.forward(full.embeds[:, skip:], full.ple[:, skip:], cache)
     timings.prefill_s = now() - start
     timings.prompt_tokens = len(prompt.ids) - skip
+    timings.cached_tokens = skip
     yield from _emit(head, constraint, ids, counts, "forced")
     step_start = start
     while not stopped and len(ids) - len(prompt.ids) < max_new_tokens:

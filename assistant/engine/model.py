@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,10 +23,15 @@ import numpy as np
 
 from assistant.config.schema import ModelConfig
 from assistant.engine import contract
+from assistant.engine.audioturn import AudioTurn
+from assistant.engine.constraint import Counts, ToolCallConstraint
 from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
 from assistant.engine.events import EventRouter, Markers
 from assistant.engine.features import FeatureExtractor, audio_token_count, fit_frames
+from assistant.engine.jumpforward import Scoring, decode_constrained
 from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
+from assistant.engine.ple_setup import ensure_ple_store
+from assistant.engine.prefixcache import PrefixCache
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
 from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
 from assistant.engine.sessions import Graph, open_graph
@@ -50,16 +58,23 @@ class GenerationOptions:
     sampling: SamplingParams = SamplingParams()  # noqa: RUF009 - frozen, so sharing it is safe
     thinking: bool = False
     processors: tuple[LogitsProcessor, ...] = ()  # extra logits processors (constraints), after suppression
+    constraint: ToolCallConstraint | None = None  # tool calls follow this grammar (jump-forward decoding)
+    scoring: Scoring | None = None  # with a constraint: score closed choices in one batched pass
 
 
 class Generation:
-    """One model step in progress: iterate for events; afterwards read what was produced."""
+    """One model step in progress: iterate for events; afterwards read what was produced.
 
-    def __init__(self, events: Iterator[Event], timings: Timings, router: EventRouter, token_ids: list[int]) -> None:
+    ``counts``: free, forced and scored tokens and decoder passes (filled under a constraint only).
+    """
+
+    def __init__(self, events: Iterator[Event], timings: Timings, router: EventRouter, token_ids: list[int],
+                 counts: Counts | None = None) -> None:
         self._events = events
         self.timings = timings
         self._router = router
         self.token_ids = token_ids
+        self.counts = counts if counts is not None else Counts()
 
     def __iter__(self) -> Iterator[Event]:
         return self._events
@@ -80,16 +95,22 @@ class Generation:
         return list(self._router.tool_calls)
 
 
-def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int, threads: int) -> Graph:
+def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int, threads: int,
+                  spin: bool = False) -> Graph:
     """Check a graph's files and signature, load it, and check what the session declares."""
     rel = graph_file(name, precision)
     label = Path(rel).name
     info = check_graph_files(root, name, precision)
     contract.check_graph(name, label, info.inputs, info.outputs, spec, mel_bins)  # before ORT reads the weights
     log.info("loading %s", rel)
-    graph = open_graph(name, root / rel, threads)
+    graph = open_graph(name, root / rel, threads, spin)
     contract.check_graph(name, label, graph.inputs, graph.outputs, spec, mel_bins)
     return graph
+
+
+def default_cache_dir(model_dir: Path) -> Path:
+    """``<model_dir>/.cache`` when the model directory is writable, else ``~/.cache/assistant``."""
+    return model_dir / ".cache" if os.access(model_dir, os.W_OK) else Path.home() / ".cache" / "assistant"
 
 
 class GemmaModel:
@@ -119,12 +140,17 @@ class GemmaModel:
         self.prompts = PromptBuilder(tokenizer, spec.audio_token_id, spec.boa_token_id, spec.eoa_token_id)
         self.markers = Markers.from_tokenizer(tokenizer.backend_tokenizer)
         self.load_s = 0.0
+        self.prefix_cache = PrefixCache(decoder) if config.prefix_cache else None
+        self._system: tuple[str, list[int]] = ("", [])
 
     @classmethod
-    def load(cls, model_dir: str | Path, config: ModelConfig | None = None, *, audio: bool = True) -> GemmaModel:
+    def load(cls, model_dir: str | Path, config: ModelConfig | None = None, *, audio: bool = True,
+             cache_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> GemmaModel:
         """Check and load ``model_dir`` with the precisions in ``config``; ``audio=False`` skips the encoder.
 
-        A model directory without ``audio_encoder`` loads text-only.
+        A model directory without ``audio_encoder`` loads text-only. ``cache_dir``: where files built
+        from the model go (the per-layer embedding store; default :func:`default_cache_dir`);
+        ``progress``: one line at a time while building them (default: warnings in the log).
         """
         start = now()
         cfg = config or ModelConfig()
@@ -140,8 +166,13 @@ class GemmaModel:
         graphs: dict[str, Graph] = {}
         for name, precision in selection.items():
             if name != "audio_encoder" or want_audio:
-                graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg.threads)
+                graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg.threads, cfg.spin)
         features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
+        ple = None
+        if cfg.ple_store != "off":
+            embed = graphs["embed_tokens"]
+            ple = ensure_ple_store(embed.path, embed.session, spec.text.vocab_size, cache_dir or default_cache_dir(root),
+                                   int(cfg.ple_store.removeprefix("int")), progress or log.warning).lookup
         model = cls(
             root,
             cfg,
@@ -149,7 +180,7 @@ class GemmaModel:
             generation,
             processor,
             tokenizer,
-            Decoder(graphs["embed_tokens"], graphs["decoder_model_merged"], spec),
+            Decoder(graphs["embed_tokens"], graphs["decoder_model_merged"], spec, ple),
             graphs.get("audio_encoder"),
             features,
         )
@@ -223,6 +254,28 @@ class GemmaModel:
             rows.append(out[:n])
         return np.concatenate(rows, axis=0)
 
+    def system_ids(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]], thinking: bool) -> list[int]:
+        """Token ids of the prompt rendered with only the leading system messages and ``tools`` (the shared prefix).
+
+        Empty when there is neither a system message nor a tool. The last result is kept.
+        """
+        system = [m for m in itertools.takewhile(lambda m: m.role == "system", messages)]
+        if not system and not tools:
+            return []
+        key = json.dumps([[m.text for m in system], list(tools), thinking], sort_keys=True, default=str)
+        if self._system[0] != key:
+            probe = [*system, Message(role="user", text="")]  # the template wants a conversation; ids diverge here
+            self._system = (key, self.prompts.encode(self.prompts.render(probe, tools, thinking)))
+        return self._system[1]
+
+    def begin_audio_turn(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = (),
+                         options: GenerationOptions | None = None, text: str = "", every_s: float = 1.0) -> AudioTurn:
+        """A spoken user turn after ``messages`` (used as given), encoded and prefilled while it arrives.
+
+        ``feed(samples)`` as audio comes in, then ``finish()`` for the :class:`Generation`; see ``audioturn.py``.
+        """
+        return AudioTurn(self, messages, tools, options, text, every_s)
+
     def processors(self) -> list[LogitsProcessor]:
         return [suppress(self.generation_spec.suppress_tokens)] if self.generation_spec.suppress_tokens else []
 
@@ -235,15 +288,25 @@ class GemmaModel:
     ) -> Generation:
         """One model step over ``messages`` exactly as given (no system prompt added)."""
         opts = options or self.options()
+
+        def start(timings: Timings) -> tuple[Prefill, KvCache | None]:
+            prompt = self.prepare(messages, tools, opts.thinking, timings)
+            if cache is None and self.prefix_cache is not None:
+                return prompt, self.prefix_cache.restore(prompt, self.system_ids(messages, tools, opts.thinking), timings)
+            return prompt, cache
+
+        return self.generation(start, opts)
+
+    def generation(self, start: Callable[[Timings], tuple[Prefill, KvCache | None]], opts: GenerationOptions) -> Generation:
+        """A step whose prompt, and the cache covering its first positions, ``start`` makes when iteration begins."""
         timings = Timings()
+        counts = Counts()
         router = EventRouter(self.tokenizer.backend_tokenizer, self.markers)
         token_ids: list[int] = []
 
         def events() -> Iterator[Event]:
-            prompt = self.prepare(messages, tools, opts.thinking, timings)
-            sampler = Sampler(opts.sampling, [*self.processors(), *opts.processors])
-            stops = self.generation_spec.eos_token_ids
-            for token in decode_tokens(self.decoder, prompt, sampler, stops, opts.max_new_tokens, timings, cache):
+            prompt, restored = start(timings)
+            for token in self._tokens(prompt, opts, timings, counts, restored):
                 token_ids.append(token)
                 event = router.push(token)
                 if event is not None:
@@ -252,4 +315,18 @@ class GemmaModel:
             if last is not None:
                 yield last
 
-        return Generation(events(), timings, router, token_ids)
+        return Generation(events(), timings, router, token_ids, counts)
+
+    def _tokens(self, prompt: Prefill, opts: GenerationOptions, timings: Timings, counts: Counts,
+                cache: KvCache | None) -> Iterator[int]:
+        """Generated ids: plain decoding, or jump-forward under ``opts.constraint``."""
+        stops = self.generation_spec.eos_token_ids
+        if opts.constraint is None:
+            sampler = Sampler(opts.sampling, [*self.processors(), *opts.processors])
+            return decode_tokens(self.decoder, prompt, sampler, stops, opts.max_new_tokens, timings, cache)
+        scoring = opts.scoring
+        if scoring is not None and scoring.rng is None and opts.sampling.sample:
+            scoring = replace(scoring, rng=np.random.default_rng(opts.sampling.seed))
+        sampler = Sampler(opts.sampling, [*self.processors(), *opts.processors, opts.constraint.mask])
+        return decode_constrained(self.decoder, prompt, sampler, opts.constraint, stops, opts.max_new_tokens,
+                                  timings, counts, cache, scoring)

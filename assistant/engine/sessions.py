@@ -34,9 +34,15 @@ def _info(arg: Any) -> TensorInfo:
     return TensorInfo(arg.name, _ORT_TYPES.get(arg.type, arg.type), dims)
 
 
-def session_options(threads: int) -> ort.SessionOptions:
-    """Sequential execution, all graph optimisations, ``threads`` intra-op threads (0 = ORT's choice)."""
+def session_options(threads: int, spin: bool = False) -> ort.SessionOptions:
+    """Sequential execution, all graph optimisations, ``threads`` intra-op threads (0 = ORT's choice).
+
+    ``spin``: let idle intra-op threads busy-wait for work (ORT's default). Off by default: a spinning
+    pool burns its cores between operators and collapses when another process needs a core.
+    """
     opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
@@ -74,10 +80,10 @@ class Graph:
         return self.session.run(outputs, dict(feeds))
 
 
-def open_graph(name: str, path: Path, threads: int) -> Graph:
+def open_graph(name: str, path: Path, threads: int, spin: bool = False) -> Graph:
     """Load ``path`` into ONNX Runtime; a load failure is one line naming the file."""
     try:
-        session = ort.InferenceSession(str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), sess_options=session_options(threads, spin), providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises several unrelated exception types
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelDirError(f"{path}: ONNX Runtime cannot load it ({first[:300]})") from err

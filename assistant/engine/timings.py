@@ -18,10 +18,12 @@ class Timings:
     prompt_s: float = 0.0
     features_s: float = 0.0
     encoder_s: float = 0.0
+    prefix_s: float = 0.0  # prefilling the system turn into the prefix cache (a miss only), before prefill_s
     prefill_s: float = 0.0
     first_token_s: float = 0.0
     token_s: list[float] = field(default_factory=list)
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # prefilled in this step
+    cached_tokens: int = 0  # prompt positions restored from a KV cache instead
     audio_tokens: int = 0
     generated_tokens: int = 0
     stop_reason: str = ""
@@ -45,10 +47,12 @@ class Timings:
             "prompt_s": self.prompt_s,
             "features_s": self.features_s,
             "encoder_s": self.encoder_s,
+            "prefix_s": self.prefix_s,
             "prefill_s": self.prefill_s,
             "first_token_s": self.first_token_s,
             "decode_s": self.decode_s,
             "prompt_tokens": self.prompt_tokens,
+            "cached_tokens": self.cached_tokens,
             "audio_tokens": self.audio_tokens,
             "generated_tokens": self.generated_tokens,
             "prefill_tok_per_s": self.prefill_tokens_per_s,

@@ -172,4 +172,5 @@ def test_a_restored_prefix_cache_gives_the_same_call(model, model_grammar, decla
                                  cache=prefix.copy())
     list(resumed)
     assert resumed.token_ids == fresh.token_ids and resumed.tool_calls == fresh.tool_calls
-    assert resumed.timings.prompt_tokens == 5 and fresh.timings.prompt_tokens == len(prompt.ids)
+    assert resumed.timings.prompt_tokens == 5 and resumed.timings.cached_tokens == split
+    assert fresh.timings.prompt_tokens + fresh.timings.cached_tokens == len(prompt.ids)  # the model's prefix cache

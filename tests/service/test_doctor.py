@@ -16,9 +16,9 @@ from assistant.config import Config
 from assistant.config.schema import ModelConfig, MqttConfig, RemoteTierConfig, ServiceConfig, TiersConfig
 from assistant.service.checks import model, network, system
 from assistant.service.doctor import Check, Result, report, run_checks
+from tests.home.conftest import Broker, free_port
 
 from ..conftest import run_cli
-from .broker import Mosquitto, free_port
 
 
 def test_runner_turns_exceptions_into_failures_and_sets_exit_code():
@@ -146,7 +146,8 @@ def test_unknown_check_name_is_a_usage_error(clean_home):
 
 @pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto not installed")
 def test_broker_login_against_real_mosquitto(tmp_path):
-    broker = Mosquitto(tmp_path)
+    broker = Broker(tmp_path / "broker", users={"assistant": "s3cret"})
+    broker.start()
     try:
         good = Config(mqtt=MqttConfig(host="127.0.0.1", port=broker.port, username="assistant", password="s3cret"))
         result = network.broker(good)
@@ -157,7 +158,7 @@ def test_broker_login_against_real_mosquitto(tmp_path):
         anonymous = network.broker(Config(mqtt=MqttConfig(host="127.0.0.1", port=broker.port)))
         assert anonymous.status == "fail" and "refused" in anonymous.detail
     finally:
-        broker.close()
+        broker.stop()
 
 
 def test_broker_not_running_and_disabled():

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
+from assistant.engine.loopcost import LOOPS
 from assistant.engine.model import GemmaModel
 from assistant.engine.onnxfile import read_onnx_info
 from assistant.engine.prompt import template_messages
@@ -176,8 +177,50 @@ def eos_total_s(t: Timings) -> float:
     return t.prompt_s + t.features_s + t.encoder_s + t.first_token_s
 
 
+def ttft_stream_s(model: GemmaModel, messages: Sequence[Message]) -> tuple[float, Timings]:
+    """Wall time of ``model.stream`` to its first token (prefix cache as configured), and its timings."""
+    start = now()
+    gen = model.stream(messages, options=model.options(max_new_tokens=1))
+    for _event in gen:
+        pass
+    return now() - start, gen.timings
+
+
+def streamed_eos_to_first_token(model: GemmaModel, seconds: float, block_s: float = 0.1) -> tuple[float, int]:
+    """A spoken command fed to ``begin_audio_turn`` in ``block_s`` blocks; seconds from end of speech
+    (``finish``) to its first token, and the audio rows prefilled before it."""
+    clip = speech(seconds)
+    turn = model.begin_audio_turn([], options=model.options(max_new_tokens=1))
+    block = int(16000 * block_s)
+    for i in range(0, clip.size, block):
+        turn.feed(clip[i : i + block])
+    start = now()
+    for _event in turn.finish():
+        pass
+    return now() - start, turn.prefilled_rows
+
+
+def loop_costs(model: GemmaModel, steps: int, rounds: int = 2) -> dict[str, float]:
+    """Median ms per greedy step for each way of looping in ``loopcost.LOOPS``, rounds interleaved."""
+    dec = model.decoder
+    logits, cache = dec.forward(*dec.embed(prompt(model, _messages()).ids), dec.empty_cache())
+    first = int(np.argmax(logits[-1]))
+    times: dict[str, list[float]] = {name: [] for name in LOOPS}
+    for _ in range(rounds):
+        for name, loop in LOOPS.items():
+            times[name].extend(loop(dec, cache, first, steps).step_s)
+    return {name: median_ms(values) for name, values in times.items()}
+
+
 def free_tokens(model: GemmaModel) -> list[int]:
-    """Tokens the model must decode freely for each typical command: its whole tool call plus the stop token."""
+    """Tokens the model decodes freely per typical command under the tool-call grammar (its tokenizer)."""
+    from assistant.benchmarks.grammar import command_costs
+
+    return [c.free for c in command_costs(model.tokenizer)]
+
+
+def unconstrained_tokens(model: GemmaModel) -> list[int]:
+    """Tokens of each typical command's whole tool call plus the stop token, as free decoding would produce them."""
     tok = model.tokenizer
     counts = []
     for text, name, args in COMMANDS:

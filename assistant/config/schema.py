@@ -89,6 +89,12 @@ class ModelConfig:
     ple_store: str = opt(
         "off", "Per-layer embeddings from a memory-mapped store built once from embed_tokens", choices=("off", "int8", "int4")
     )
+    optimize_graphs: bool = opt(
+        True, "Rewrite quantized graphs once at load for speed (int8 compute, quantized LM head), cached on disk"
+    )
+    lm_head_bits: int = opt(8, "LM head quantization of the optimised decoder (0 = leave the head as published)",
+                            choices=(0, 4, 8))
+    graph_cache_dir: str = opt("", "Where optimised graphs are kept ('' = <state_dir>/cache/graphs)")
 
 
 @dataclass(frozen=True)

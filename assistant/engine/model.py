@@ -30,6 +30,7 @@ from assistant.engine.events import EventRouter, Markers
 from assistant.engine.features import FeatureExtractor, audio_token_count, fit_frames
 from assistant.engine.jumpforward import Scoring, decode_constrained
 from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
+from assistant.engine.optimized import optimised_path
 from assistant.engine.ple_setup import ensure_ple_store
 from assistant.engine.prefixcache import PrefixCache
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
@@ -95,15 +96,16 @@ class Generation:
         return list(self._router.tool_calls)
 
 
-def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int, threads: int,
-                  spin: bool = False) -> Graph:
-    """Check a graph's files and signature, load it, and check what the session declares."""
+def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int, cfg: ModelConfig,
+                  graph_cache: Path, progress: Callable[[str], None] | None) -> Graph:
+    """Check a graph's files and signature, optimise it when configured, load it, and check the session."""
     rel = graph_file(name, precision)
     label = Path(rel).name
     info = check_graph_files(root, name, precision)
     contract.check_graph(name, label, info.inputs, info.outputs, spec, mel_bins)  # before ORT reads the weights
-    log.info("loading %s", rel)
-    graph = open_graph(name, root / rel, threads, spin)
+    path = optimised_path(root / rel, name, precision, cfg, graph_cache, progress)
+    log.info("loading %s", path)
+    graph = open_graph(name, path, cfg.threads, cfg.spin)
     contract.check_graph(name, label, graph.inputs, graph.outputs, spec, mel_bins)
     return graph
 
@@ -145,12 +147,15 @@ class GemmaModel:
 
     @classmethod
     def load(cls, model_dir: str | Path, config: ModelConfig | None = None, *, audio: bool = True,
-             cache_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> GemmaModel:
+             cache_dir: Path | None = None, graph_cache: Path | None = None,
+             progress: Callable[[str], None] | None = None) -> GemmaModel:
         """Check and load ``model_dir`` with the precisions in ``config``; ``audio=False`` skips the encoder.
 
         A model directory without ``audio_encoder`` loads text-only. ``cache_dir``: where files built
         from the model go (the per-layer embedding store; default :func:`default_cache_dir`);
-        ``progress``: one line at a time while building them (default: warnings in the log).
+        ``graph_cache``: where optimised graphs go (``config.optimize_graphs``; the caller resolves
+        ``graph_cache_dir``; default ``<cache_dir>/graphs``); ``progress``: one line at a time while
+        building them (default: warnings in the log).
         """
         start = now()
         cfg = config or ModelConfig()
@@ -166,7 +171,9 @@ class GemmaModel:
         graphs: dict[str, Graph] = {}
         for name, precision in selection.items():
             if name != "audio_encoder" or want_audio:
-                graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg.threads, cfg.spin)
+                graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg,
+                                             graph_cache or (cache_dir or default_cache_dir(root)) / "graphs",
+                                             progress or log.warning)
         features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
         ple = None
         if cfg.ple_store != "off":

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from assistant.config import Config, model_dir, state_dir
@@ -148,12 +150,24 @@ def local_engine(model: Any, bus: Any, mode: str) -> TimedEngine:
     return TimedEngine(grammar_start(grammar), grammar)
 
 
+def graph_cache_dir(config: Config, model: ModelConfig | None = None) -> Path:
+    """Where optimised graphs are kept: ``model.graph_cache_dir``, or ``<state_dir>/cache/graphs``."""
+    chosen = (model or config.model).graph_cache_dir
+    return Path(chosen).expanduser() if chosen else state_dir(config) / "cache" / "graphs"
+
+
+def progress_line(text: str) -> None:
+    """One line of load-time progress (building an optimised graph) on stderr."""
+    print(f"assistant: {text}", file=sys.stderr, flush=True)
+
+
 def load_model(config: Config, status: Callable[[str], object]) -> Any:
     """The local Gemma model (one-line error when the directory is missing or incomplete)."""
     from assistant.engine.model import GemmaModel
 
     status("Loading the model")
-    return GemmaModel.load(model_dir(config), resolved_model_config(config))
+    return GemmaModel.load(model_dir(config), resolved_model_config(config), graph_cache=graph_cache_dir(config),
+                           progress=progress_line)
 
 
 def open_bus(config: Config, status: Callable[[str], object]) -> tuple[Any, Any]:

@@ -79,6 +79,20 @@ def decoder_io_names(model: Gemma4ForConditionalGeneration) -> tuple[list[str], 
     return inputs + [f"past_key_values.{n}" for n in kv], ["logits"] + [f"present.{n}" for n in kv]
 
 
+def decoder_dynamic_axes(inputs: list[str], outputs: list[str]) -> dict[str, dict[int, str]]:
+    """The decoder's symbolic dimensions, named as in the published export (inputs after the first 5 are KV)."""
+    axes: dict[str, dict[int, str]] = {
+        "inputs_embeds": {0: "batch_size", 1: "sequence_length"},
+        "per_layer_inputs": {0: "batch_size", 1: "sequence_length"},
+        "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+        "position_ids": {0: "batch_size", 1: "sequence_length"},
+        "logits": {0: "batch_size", 1: "num_logits"},
+    }
+    axes.update({n: {0: "batch_size", 2: "past_sequence_length"} for n in inputs[5:]})
+    axes.update({n: {0: "batch_size", 2: "total_sequence_length"} for n in outputs[1:]})
+    return axes
+
+
 def export_decoder(model: Gemma4ForConditionalGeneration, path: Path) -> None:
     """The decoder with ``num_logits_to_keep`` and ``past_key_values.{i}.key/value`` for own-cache layers."""
     text = model.config.text_config
@@ -94,17 +108,7 @@ def export_decoder(model: Gemma4ForConditionalGeneration, path: Path) -> None:
         head_dim = text.per_layer_config[i].head_dim
         past += [torch.randn(batch, 1, past_len, head_dim), torch.randn(batch, 1, past_len, head_dim)]
     inputs, outputs = decoder_io_names(model)
-    axes: dict[str, dict[int, str]] = {
-        "inputs_embeds": {0: "batch_size", 1: "sequence_length"},
-        "per_layer_inputs": {0: "batch_size", 1: "sequence_length"},
-        "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-        "position_ids": {0: "batch_size", 1: "sequence_length"},
-        "logits": {0: "batch_size", 1: "num_logits"},
-    }
-    for name in inputs[5:]:
-        axes[name] = {0: "batch_size", 2: "past_sequence_length"}
-    for name in outputs[1:]:
-        axes[name] = {0: "batch_size", 2: "total_sequence_length"}
+    axes = decoder_dynamic_axes(inputs, outputs)
     proto = _trace(Decoder(model.model.language_model, model.lm_head), (embeds, ple, mask, positions, keep, *past),
                    inputs, outputs, axes)
     save_external(proto, path)

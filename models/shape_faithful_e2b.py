@@ -46,7 +46,7 @@ from torch import nn
 from transformers import Gemma4Config
 from transformers.models.gemma4 import modeling_gemma4 as g4
 
-from models.export_onnx import decoder_io_names, export_audio_encoder
+from models.export_onnx import decoder_dynamic_axes, decoder_io_names, export_audio_encoder
 from models.export_wrappers import Decoder
 from models.faithful_graphs import (
     DataWriter,
@@ -161,15 +161,7 @@ def _trace_decoder(config: Gemma4Config, seed: int) -> onnx.ModelProto:
             torch.arange(past_len, past_len + seq)[None], torch.tensor(0), *past)
     fake = SimpleNamespace(config=config)
     inputs, outputs = decoder_io_names(fake)  # type: ignore[arg-type]
-    axes: dict[str, dict[int, str]] = {
-        "inputs_embeds": {0: "batch_size", 1: "sequence_length"},
-        "per_layer_inputs": {0: "batch_size", 1: "sequence_length"},
-        "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-        "position_ids": {0: "batch_size", 1: "sequence_length"},
-        "logits": {0: "batch_size", 1: "num_logits"},
-    }
-    axes.update({n: {0: "batch_size", 2: "past_sequence_length"} for n in inputs[5:]})
-    axes.update({n: {0: "batch_size", 2: "total_sequence_length"} for n in outputs[1:]})
+    axes = decoder_dynamic_axes(inputs, outputs)
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")

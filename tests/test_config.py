@@ -196,3 +196,13 @@ def test_bad_environment_overrides(clean_home, env, problem):
         load_config(environ=env)
     assert problem in str(info.value)
     assert str(info.value).startswith("environment ASSISTANT_")
+
+
+def test_graph_cache_dir_follows_the_config_then_the_state_dir(tmp_path):
+    from assistant.config import graph_cache_dir
+    from assistant.config.schema import ModelConfig, ServiceConfig
+
+    state = Config(service=ServiceConfig(state_dir=str(tmp_path / "state")))
+    assert graph_cache_dir(state, environ={}) == tmp_path / "state" / "cache" / "graphs"
+    chosen = dataclasses.replace(state, model=ModelConfig(graph_cache_dir=str(tmp_path / "graphs")))
+    assert graph_cache_dir(chosen, environ={}) == tmp_path / "graphs"

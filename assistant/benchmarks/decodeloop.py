@@ -42,14 +42,14 @@ def _spin_forever() -> None:  # pragma: no cover - runs in the competing process
         x = (x * 1103515245 + 12345) & 0xFFFFFFFF
 
 
-def _measure(root: Path, precision: str, threads: int, spin: bool, steps: int, busy: bool) -> dict[str, float]:
+def _measure(root: Path, graphs: Path, precision: str, threads: int, spin: bool, steps: int, busy: bool) -> dict[str, float]:
     from assistant.config.schema import ModelConfig
     from assistant.engine.loopcost import LOOPS, run_plain
     from assistant.engine.model import GemmaModel
 
     cfg = ModelConfig(decoder_precision=precision, embed_precision=precision, threads=threads, spin=spin,
                       prefix_cache=False)
-    model = GemmaModel.load(root, cfg, audio=False)
+    model = GemmaModel.load(root, cfg, audio=False, graph_cache=graphs)
     decoder = model.decoder
     ids = [decoder.spec.text.pad_token_id + 10 + i % 200 for i in range(PROMPT_TOKENS)]
     _, cache = decoder.forward(*decoder.embed(ids), decoder.empty_cache())
@@ -72,7 +72,7 @@ def _measure(root: Path, precision: str, threads: int, spin: bool, steps: int, b
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant.config import load_config, model_dir
+    from assistant.config import graph_cache_dir, load_config, model_dir
 
     try:
         counts = [int(t) for t in args.threads.split(",") if t.strip()]
@@ -80,13 +80,14 @@ def run(args: argparse.Namespace) -> int:
         raise AssistantError(f"--threads must be comma-separated integers, not {args.threads!r}") from None
     if args.steps < 2:
         raise AssistantError("--steps must be at least 2")
-    root = Path(args.model).expanduser() if args.model else model_dir(load_config(getattr(args, "config", None)))
+    config = load_config(getattr(args, "config", None))
+    root = Path(args.model).expanduser() if args.model else model_dir(config)
     report = Report(f"decode loop ({root.name}, {args.precision}, {os.cpu_count()} cores)")
     for threads in counts:
         for spin in (False, True):
             tag = f"t{threads or 'all'}_{'spin' if spin else 'nospin'}"
             progress(f"measuring {tag} ({args.steps} steps after a {PROMPT_TOKENS}-token prompt)")
-            ms = _measure(root, args.precision, threads, spin, args.steps, args.busy)
+            ms = _measure(root, graph_cache_dir(config), args.precision, threads, spin, args.steps, args.busy)
             report.add(f"{tag}_bare_ms_per_step", round(ms["bare"], 3), "ms", label=f"{tag}: bare session.run")
             report.add(f"{tag}_plain_ms_per_step", round(ms["plain"], 3), "ms", label=f"{tag}: Decoder.forward")
             report.add(f"{tag}_iobinding_ms_per_step", round(ms["iobinding"], 3), "ms", label=f"{tag}: IOBinding")

@@ -23,7 +23,7 @@ from typing import Any
 from assistant.benchmarks import engine_probes as probes
 from assistant.benchmarks.bandwidth import best_read_bandwidth
 from assistant.benchmarks.report import Report
-from assistant.config import load_config, model_dir, state_dir
+from assistant.config import graph_cache_dir, load_config, model_dir
 from assistant.config.schema import ModelConfig
 from assistant.engine.decode import Decoder
 from assistant.engine.model import GemmaModel
@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--head-bits", type=int, choices=(0, 4, 8),
                         help="LM head quantization (0 = none; default: model.lm_head_bits)")
     parser.add_argument("--cache-dir", metavar="DIR",
-                        help="cache for optimised graphs and the PLE store (default: <state_dir>/cache/graphs)")
+                        help="cache for optimised graphs and the PLE store (default: model.graph_cache_dir)")
     parser.add_argument("--no-ple-store", action="store_true",
                         help="do not build a per-layer embedding store when the model has none")
     parser.add_argument("--compare", action="store_true",
@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
     src = root / graph_file("decoder_model_merged", cfg.decoder_precision)
     if not src.is_file():
         raise AssistantError(f"{src}: missing; {BUILD_HINT}")
-    cache = Path(args.cache_dir).expanduser() if args.cache_dir else state_dir(config) / "cache" / "graphs"
+    cache = Path(args.cache_dir).expanduser() if args.cache_dir else graph_cache_dir(config)
     _prebuild(root, cfg, cache)
     _say(f"loading {root} ({threads} threads)")
     report = Report(f"Engine benchmark: {root.name} ({cfg.decoder_precision}, {threads} threads)")

@@ -109,13 +109,14 @@ def run(args: Any) -> int:
 
 
 def _measure(report: Report, root: Path, config: Any, precision: str | None) -> None:
+    from assistant.config import graph_cache_dir
     from assistant.engine.model import GemmaModel
     from assistant.engine.scoring import measure_policy
 
     cfg = config.model
     if precision:
         cfg = dataclasses.replace(cfg, decoder_precision=precision, embed_precision=precision, audio_precision=precision)
-    model = GemmaModel.load(root, cfg, audio=False)
+    model = GemmaModel.load(root, cfg, audio=False, graph_cache=graph_cache_dir(config))
     ids = model.tokenizer("<|turn>user\nturn on the kitchen light<turn|>\n<|turn>model\n", add_special_tokens=False)
     _, cache = model.decoder.forward(*model.decoder.embed(ids["input_ids"]), model.decoder.empty_cache())
     policy = measure_policy(model.decoder, cache)

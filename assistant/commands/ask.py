@@ -69,9 +69,10 @@ def _load_tools(path: str | None) -> list[dict[str, Any]]:
 
 def _ask(args: argparse.Namespace) -> int:
     from assistant.audio.wavfile import load_wav_16k
+    from assistant.config import graph_cache_dir
     from assistant.engine.model import GemmaModel
     from assistant.service.oneshot import ask_once
-    from assistant.service.wiring import graph_cache_dir, progress_line, resolved_model_config
+    from assistant.service.wiring import progress_line, resolved_model_config
 
     if not args.text and not args.audio:
         raise AssistantError("nothing to ask: give some text, --audio FILE, or both")
@@ -81,7 +82,7 @@ def _ask(args: argparse.Namespace) -> int:
     target, model_config = _model_config(args)
     if model_config.threads == 0:
         model_config = dataclasses.replace(model_config, threads=resolved_model_config(config).threads)
-    model = GemmaModel.load(target, model_config, graph_cache=graph_cache_dir(config, model_config), progress=progress_line)
+    model = GemmaModel.load(target, model_config, graph_cache=graph_cache_dir(config), progress=progress_line)
     if audio is not None and not model.has_audio:
         raise AssistantError(f"{model.model_dir} has no audio_encoder loaded: this model takes text only")
     show = (lambda text: None) if args.json else (lambda text: print(text, end="", flush=True))

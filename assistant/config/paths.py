@@ -22,6 +22,13 @@ def state_dir(config: Config, environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "assistant"
 
 
+def graph_cache_dir(config: Config, environ: Mapping[str, str] | None = None) -> Path:
+    """Where optimised graphs are kept: ``model.graph_cache_dir``, else ``<state_dir>/cache/graphs``."""
+    if config.model.graph_cache_dir:
+        return Path(config.model.graph_cache_dir).expanduser()
+    return state_dir(config, environ) / "cache" / "graphs"
+
+
 def model_dir(config: Config, environ: Mapping[str, str] | None = None) -> Path:
     """``model.dir``, else ``<state_dir>/models/gemma-4-E2B-it-ONNX``."""
     if config.model.dir:

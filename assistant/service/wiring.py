@@ -13,10 +13,9 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from assistant.config import Config, model_dir, state_dir
+from assistant.config import Config, graph_cache_dir, model_dir, state_dir
 from assistant.config.schema import ModelConfig
 from assistant.errors import AssistantError
 from assistant.protocols import AudioSource, Bus, Engine, ToolCall, Tts
@@ -148,12 +147,6 @@ def local_engine(model: Any, bus: Any, mode: str) -> TimedEngine:
 
     grammar = GrammarEngine(model, lambda: with_stop_tool(bus.tool_schema("")), force=mode == "force")
     return TimedEngine(grammar_start(grammar), grammar)
-
-
-def graph_cache_dir(config: Config, model: ModelConfig | None = None) -> Path:
-    """Where optimised graphs are kept: ``model.graph_cache_dir``, or ``<state_dir>/cache/graphs``."""
-    chosen = (model or config.model).graph_cache_dir
-    return Path(chosen).expanduser() if chosen else state_dir(config) / "cache" / "graphs"
 
 
 def progress_line(text: str) -> None:

@@ -24,8 +24,6 @@ from assistant.engine.model import GemmaModel, Generation, GenerationOptions
 from assistant.engine.tokengrammar import TokenGrammar
 from assistant.protocols import Event, Message
 
-ConstrainedGeneration = Generation  # the former name: a constrained step is a ``Generation`` with ``counts``
-
 _GRAMMARS: OrderedDict[tuple[int, str, float], TokenGrammar] = OrderedDict()
 GRAMMAR_CACHE_SIZE = 8
 

@@ -29,7 +29,7 @@ class StageTimings(Protocol):
 
 
 class Step(Protocol):
-    """One model step (``Generation`` or ``ConstrainedGeneration``): its timings fill in as it runs."""
+    """One model step (a ``Generation``): its timings fill in as it runs."""
 
     @property
     def timings(self) -> StageTimings: ...

@@ -23,18 +23,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from assistant.config.schema import MqttConfig
 
+from ..conftest import free_port
 from . import fixtures
 
 needs_mosquitto = pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto is not installed")
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port != 1883:
-            return port
 
 
 class Broker:

@@ -16,7 +16,8 @@ from assistant.config import Config
 from assistant.config.schema import ModelConfig, MqttConfig, RemoteTierConfig, ServiceConfig, TiersConfig
 from assistant.service.checks import model, network, system
 from assistant.service.doctor import Check, Result, report, run_checks
-from tests.home.conftest import Broker, free_port
+from tests.conftest import free_port
+from tests.home.conftest import Broker
 
 from ..conftest import run_cli
 

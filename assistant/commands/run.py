@@ -13,7 +13,7 @@ from assistant.service.loop import FOLLOW_UP, IDLE, Assistant
 from assistant.service.runner import serve
 from assistant.service.sdnotify import Notifier
 from assistant.service.turn import Turn, TurnResult
-from assistant.service.wavsource import WavSource
+from assistant.service.wavsource import TurnWavSource
 from assistant.service.wiring import build_assistant
 
 
@@ -40,14 +40,14 @@ def _run(args: argparse.Namespace) -> int:
     notifier.status("Starting")
     source = None
     if args.wav:
-        source = WavSource(args.wav, block_ms=config.audio.block_ms, realtime=not args.fast)
+        source = TurnWavSource(args.wav, block_ms=config.audio.block_ms, realtime=not args.fast)
     assistant = build_assistant(config, notifier=notifier, source=source)
     if source is not None:
         _feed_files(assistant, source, args.no_wake)
     return serve(assistant, notifier)
 
 
-def _feed_files(assistant: Assistant, source: WavSource, no_wake: bool) -> None:
+def _feed_files(assistant: Assistant, source: TurnWavSource, no_wake: bool) -> None:
     """One file per turn: wait for the loop between files; print each turn as one JSON line."""
     source.ready = lambda: assistant.state in (IDLE, FOLLOW_UP) and assistant.turn is None
     if no_wake:

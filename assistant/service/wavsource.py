@@ -18,7 +18,7 @@ from assistant.audio.wavfile import load_wav_16k
 from assistant.protocols import SAMPLE_RATE, Samples
 
 
-class WavSource:
+class TurnWavSource:
     """Frames from files in order, then ends; ``close`` ends it early from any thread."""
 
     def __init__(

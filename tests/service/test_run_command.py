@@ -16,7 +16,7 @@ from assistant.config.schema import ServiceConfig
 from assistant.protocols import SAMPLE_RATE, TextDelta, ToolCall
 from assistant.service.latency import LatencyLog, LatencyRecord
 from assistant.service.sdnotify import Notifier
-from assistant.service.wavsource import WavSource
+from assistant.service.wavsource import TurnWavSource
 from assistant.service.wiring import Parts, build_assistant
 
 from ..conftest import run_cli
@@ -44,7 +44,7 @@ def test_wav_source_frames_each_file_after_the_loop_is_ready(tmp_path):
     write_wav(a, np.full(250, 7, dtype=np.int16), 16000)
     ready = iter([False, False, True, True])
     started = []
-    source = WavSource([a, a], block_ms=10, gap_s=0.1, ready=lambda: next(ready, True), on_file_start=started.append)
+    source = TurnWavSource([a, a], block_ms=10, gap_s=0.1, ready=lambda: next(ready, True), on_file_start=started.append)
     frames = list(source.frames())
     assert all(len(f) == 160 for f in frames)
     # 2 waiting frames, then per file: 250 samples + 1600 silence = 1850 -> 12 frames
@@ -57,7 +57,7 @@ def test_wav_source_frames_each_file_after_the_loop_is_ready(tmp_path):
 def test_run_wav_pipeline_with_real_speech_files(tmp_path, capsys):
     """The ``run --wav --no-wake`` wiring: one espeak-ng file per turn, each printed as a JSON line."""
     files = [espeak(tmp_path, "Turn on the kitchen light", "1.wav"), espeak(tmp_path, "What time is it", "2.wav")]
-    source = WavSource(files, block_ms=10, gap_s=0.6, realtime=False)
+    source = TurnWavSource(files, block_ms=10, gap_s=0.6, realtime=False)
     engine = ScriptedEngine([[ToolCall("light_turn_on", {"area": "kitchen"}), TextDelta("Done.")], [TextDelta("Noon.")]])
     parts = Parts(source, MarkerDetector(), EnergyEndpointer(end_frames=30, timeout_frames=300), engine, FakeBus(),
                   FakeTts(), FakePlayer(), RecordingAnnouncer())

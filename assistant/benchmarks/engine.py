@@ -230,14 +230,18 @@ def _ttft(model: GemmaModel) -> dict[str, float]:
     later turns (warm), and without the prefix cache."""
     system = probes.system_prompt(model, 400)
     other = probes._messages("what is the weather like", system)
-    none = min(probes.ttft_stream_s(model, probes._messages())[0] for _ in range(2))
     saved, model.prefix_cache = model.prefix_cache, None
     uncached, long_t = min(probes.ttft_stream_s(model, other) for _ in range(2))
     model.prefix_cache = saved
     if saved is not None:
         saved.clear()
     first, first_t = probes.ttft_stream_s(model, other)
-    warm, warm_t = min(probes.ttft_stream_s(model, probes._messages(system=system)) for _ in range(2))
+    nones, warms = [], []
+    for _ in range(3):  # interleaved, so both see the same load on a shared machine
+        nones.append(probes.ttft_stream_s(model, probes._messages())[0])
+        warms.append(probes.ttft_stream_s(model, probes._messages(system=system)))
+    none = min(nones)
+    warm, warm_t = min(warms)
     return {"none": none, "uncached": uncached, "first": first, "first_prefix_s": first_t.prefix_s,
             "warm": warm, "cached_tokens": warm_t.cached_tokens, "warm_prefilled": warm_t.prompt_tokens,
             "system_tokens": len(model.tokenizer(system, add_special_tokens=False)["input_ids"]),

@@ -72,8 +72,17 @@ class Decoder:
             arrays[name] = np.zeros(shape, dtype=np.dtype(info.dtype))
         return KvCache(arrays, 0)
 
-    def embed(self, ids: Sequence[int]) -> tuple[Array, Array]:
-        """``inputs_embeds`` and ``per_layer_inputs`` for ``ids``, placeholders looked up as pad."""
+    def embed(self, ids: Sequence[int], skip: int = 0) -> tuple[Array, Array]:
+        """``inputs_embeds`` and ``per_layer_inputs`` for ``ids``, placeholders looked up as pad.
+
+        ``skip``: leading positions left as zeros, not looked up (their KV state is restored from a cache).
+        """
+        if skip > 0:
+            tail = self.embed(ids[skip:])
+            full = tuple(np.zeros((1, len(ids), *t.shape[2:]), dtype=t.dtype) for t in tail)
+            for whole, part in zip(full, tail, strict=True):
+                whole[:, skip:] = part
+            return full[0], full[1]
         arr = np.asarray(ids, dtype=np.int64).reshape(1, -1)
         if self._placeholders.size:
             arr = np.where(np.isin(arr, self._placeholders), self._pad, arr)

@@ -223,6 +223,20 @@ class GemmaModel:
         self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]], thinking: bool, timings: Timings
     ) -> Prefill:
         """Prompt ids and embeddings with every clip's audio rows in place; fills the stage timings."""
+        return self._prepare(messages, tools, thinking, timings, None)[0]
+
+    def prepare_cached(
+        self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]], thinking: bool, timings: Timings
+    ) -> tuple[Prefill, KvCache | None]:
+        """``prepare`` through the prefix cache: the system turn's KV state restored (its positions are not
+        embedded again) or, on a miss, prefilled and stored; None without a prefix cache or system turn."""
+        prompt, found = self._prepare(messages, tools, thinking, timings, self.prefix_cache)
+        if found is None and self.prefix_cache is not None:
+            found = self.prefix_cache.restore(prompt, self.system_ids(messages, tools, thinking), timings)
+        return prompt, found
+
+    def _prepare(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]], thinking: bool,
+                 timings: Timings, prefix: PrefixCache | None) -> tuple[Prefill, KvCache | None]:
         start = now()
         clips = [m.audio for m in messages if m.audio is not None]
         if clips and not self.has_audio:
@@ -233,13 +247,14 @@ class GemmaModel:
             raise AssistantError("an audio clip is too short (at least 0.02 s of 16 kHz audio is needed)")
         ids = self.prompts.encode(self.prompts.render(messages, tools, thinking), counts)
         timings.prompt_s = now() - start
-        embeds, ple = self.decoder.embed(ids)
+        found = prefix.lookup(ids) if prefix is not None else None
+        embeds, ple = self.decoder.embed(ids, found.length if found is not None else 0)
         if clips:
             rows = self._encode_audio(clips, counts, timings)
             slots = np.flatnonzero(np.asarray(ids) == self.prompts.audio_id)
             embeds[0, slots] = rows.astype(embeds.dtype, copy=False)
         timings.audio_tokens = sum(counts)
-        return Prefill(ids, embeds, ple)
+        return Prefill(ids, embeds, ple), found
 
     def _encode_audio(self, clips: list[np.ndarray], counts: list[int], timings: Timings) -> np.ndarray:
         assert self.audio is not None and self.features is not None
@@ -297,10 +312,9 @@ class GemmaModel:
         opts = options or self.options()
 
         def start(timings: Timings) -> tuple[Prefill, KvCache | None]:
-            prompt = self.prepare(messages, tools, opts.thinking, timings)
-            if cache is None and self.prefix_cache is not None:
-                return prompt, self.prefix_cache.restore(prompt, self.system_ids(messages, tools, opts.thinking), timings)
-            return prompt, cache
+            if cache is None:
+                return self.prepare_cached(messages, tools, opts.thinking, timings)
+            return self.prepare(messages, tools, opts.thinking, timings), cache
 
         return self.generation(start, opts)
 

@@ -72,3 +72,18 @@ def test_no_system_turn_and_no_tools_means_no_entry(models) -> None:
     gen = cached.stream([Message(role="user", text="hello")], (), cached.options(max_new_tokens=3))
     list(gen)
     assert len(cached.prefix_cache) == 0 and gen.timings.cached_tokens == 0
+
+
+def test_a_hit_embeds_only_the_positions_after_the_restored_prefix(models) -> None:
+    cached, _ = models
+    assert cached.prefix_cache is not None
+    cached.prefix_cache.clear()
+    messages = turn("lights off")
+    full = cached.prepare(messages, [LIGHT_TOOL], False, Timings())
+    _, miss = cached.prepare_cached(messages, [LIGHT_TOOL], False, Timings())  # builds the entry
+    prompt, hit = cached.prepare_cached(messages, [LIGHT_TOOL], False, Timings())
+    assert miss is not None and hit is miss and prompt.ids == full.ids
+    skip = hit.length
+    np.testing.assert_array_equal(prompt.embeds[:, skip:], full.embeds[:, skip:])
+    np.testing.assert_array_equal(prompt.ple[:, skip:], full.ple[:, skip:])
+    assert not prompt.embeds[:, :skip].any() and not prompt.ple[:, :skip].any()  # never looked up

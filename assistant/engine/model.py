@@ -27,12 +27,12 @@ from assistant.engine.audioturn import AudioTurn
 from assistant.engine.constraint import Counts, ToolCallConstraint
 from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
 from assistant.engine.events import EventRouter, Markers
-from assistant.engine.features import FeatureExtractor, audio_token_count, fit_frames
+from assistant.engine.features import SAMPLE_RATE, FeatureExtractor, audio_token_count, fit_frames
 from assistant.engine.jumpforward import Scoring, decode_constrained
 from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
 from assistant.engine.optimized import optimised_path
 from assistant.engine.ple_setup import ensure_ple_store
-from assistant.engine.prefixcache import PrefixCache
+from assistant.engine.prefixcache import PrefixCache, shared_length
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
 from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
 from assistant.engine.sessions import Graph, open_graph
@@ -289,6 +289,28 @@ class GemmaModel:
             probe = [*system, Message(role="user", text="")]  # the template wants a conversation; ids diverge here
             self._system = (key, self.prompts.encode(self.prompts.render(probe, tools, thinking)))
         return self._system[1]
+
+    def warm(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = (), thinking: bool | None = None) -> int:
+        """Prefill the system turn of ``messages`` (their leading system messages) and ``tools`` into the
+        prefix cache now, so the first user turn restores it instead of waiting for it.
+
+        Returns the tokens prefilled: 0 when there is no prefix cache, no system turn, or it is cached already.
+        """
+        if self.prefix_cache is None:
+            return 0
+        thinking = self.options().thinking if thinking is None else thinking
+        system = list(itertools.takewhile(lambda m: m.role == "system", messages))
+        users = [Message(role="user", text="a"), Message(role="user", text="b")]
+        if self.has_audio:
+            users.append(Message(role="user", audio=np.zeros(SAMPLE_RATE // 10, dtype=np.float32)))
+        renders = [self.prompts.encode(self.prompts.render([*system, u], tools, thinking), [1] * (u.audio is not None))
+                   for u in users]
+        shared = min(shared_length(renders[0], r) for r in renders[1:])  # what every user turn starts with
+        ids = renders[0][: shared + 1]
+        embeds, ple = self.decoder.embed(ids)
+        builds = self.prefix_cache.builds
+        cache = self.prefix_cache.restore(Prefill(ids, embeds, ple), self.system_ids(messages, tools, thinking))
+        return cache.length if cache is not None and self.prefix_cache.builds > builds else 0
 
     def begin_audio_turn(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = (),
                          options: GenerationOptions | None = None, text: str = "", every_s: float = 1.0) -> AudioTurn:

@@ -116,7 +116,7 @@ class Turn:
     def _generate(self) -> TurnResult:
         stages = self.stages
         messages = [Message("system", text=stages.system_prompt), *self.history, Message("user", audio=self.samples)]
-        tools = [*self._device_tools(), STOP_TOOL]
+        tools = turn_tools(stages.bus)
         splitter = SentenceSplitter()
         text, calls, actions = "", [], []
         events = stages.engine.generate(messages, tools)
@@ -152,13 +152,6 @@ class Turn:
         reply = Message("model", text=text, tool_calls=tuple(calls))
         return TurnResult("ok", text, [Message("user", audio=self.samples), reply], actions)
 
-    def _device_tools(self) -> list[dict[str, Any]]:
-        try:
-            return list(self.stages.bus.tools(""))
-        except Exception as err:
-            log.warning("no device tools this turn (the bus failed: %s)", err or type(err).__name__)
-            return []
-
     def _finish_actions(self, result: TurnResult) -> None:
         """Wait for this turn's commands, speak their results, add them to the conversation."""
         for action in result.actions:
@@ -178,6 +171,16 @@ class Turn:
             if self.stages.player.wait(0.1):
                 return
             waited += 0.1
+
+
+def turn_tools(bus: Bus) -> list[dict[str, Any]]:
+    """The tools a turn offers the model: the bus's device tools, then ``end_conversation``."""
+    try:
+        devices = list(bus.tools(""))
+    except Exception as err:
+        log.warning("no device tools this turn (the bus failed: %s)", err or type(err).__name__)
+        devices = []
+    return [*devices, STOP_TOOL]
 
 
 def _tier(engine: Engine) -> str:

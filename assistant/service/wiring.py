@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,14 +19,14 @@ from typing import Any
 from assistant.config import Config, graph_cache_dir, model_dir, state_dir
 from assistant.config.schema import ModelConfig
 from assistant.errors import AssistantError
-from assistant.protocols import AudioSource, Bus, Engine, ToolCall, Tts
+from assistant.protocols import AudioSource, Bus, Engine, Message, ToolCall, Tts
 from assistant.service.actions import ActionRunner
 from assistant.service.adapters import TimedBus, TimedEngine, grammar_start, latency_sensor, model_start
 from assistant.service.latency import FILE_NAME, LatencyLog
 from assistant.service.loop import Assistant
 from assistant.service.ports import Announcer, Endpointer, LatencyPublisher, NullAnnouncer, Player, Timed, WakeDetector
 from assistant.service.sdnotify import Notifier, WatchdogPinger
-from assistant.service.turn import STOP_TOOL_NAME, Stages
+from assistant.service.turn import STOP_TOOL_NAME, Stages, turn_tools
 
 log = logging.getLogger("assistant.wiring")
 
@@ -175,6 +176,22 @@ def open_bus(config: Config, status: Callable[[str], object]) -> tuple[Any, Any]
     return TimedBus(home), home
 
 
+def warm_prefix(model: Any, bus: Bus, home: Any, config: Config, status: Callable[[str], object]) -> int:
+    """Prefill the system turn (system prompt and the turn's tools) before the first wake word, so the
+    first spoken turn restores it from the prefix cache. Waits for the retained discovery first, so
+    the tools are those the first turn will see; a device found later only costs one rebuild."""
+    if getattr(model, "prefix_cache", None) is None:
+        return 0
+    if home is not None and home.connection.connected:
+        home.wait_for_discovery(quiet_s=0.5, timeout=5.0)
+    status("Preparing the system prompt and tools (once per start)")
+    started = time.monotonic()
+    n = int(model.warm([Message("system", text=config.model.system_prompt)], turn_tools(bus)))
+    if n:
+        log.info("prefilled the %d-token system turn in %.1f s", n, time.monotonic() - started)
+    return n
+
+
 def check_microphone(config: Config) -> None:
     """Raise one line when there is no usable input device (the microphone opens later, after the model)."""
     from assistant.audio.devices import find_device, import_sounddevice
@@ -202,6 +219,7 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
     closers: list[Callable[[], object]] = [home.close] if home is not None else []
     try:
         local = local_engine(model, bus, grammar_mode(config))
+        warm_prefix(model, bus, home, config, status)
         status("Opening audio")
         detector = factory.make_wakeword(config.wakeword)
         endpointer = AudioEndpointer(config.vad, factory.make_vad(config.vad))

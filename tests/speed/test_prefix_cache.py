@@ -87,3 +87,30 @@ def test_a_hit_embeds_only_the_positions_after_the_restored_prefix(models) -> No
     np.testing.assert_array_equal(prompt.embeds[:, skip:], full.embeds[:, skip:])
     np.testing.assert_array_equal(prompt.ple[:, skip:], full.ple[:, skip:])
     assert not prompt.embeds[:, :skip].any() and not prompt.ple[:, :skip].any()  # never looked up
+
+
+def test_warm_prefills_the_system_turn_before_the_first_user_turn(models) -> None:
+    cached, plain = models
+    assert cached.prefix_cache is not None
+    cached.prefix_cache.clear()
+    tools = [LIGHT_TOOL]
+    n = cached.warm([SYSTEM], tools)
+    assert n > 10 and cached.prefix_cache.builds > 0
+    assert cached.warm([SYSTEM], tools) == 0  # cached already
+    for text in ("switch the light on", "what is the time"):
+        first = cached.stream(turn(text), tools, cached.options(max_new_tokens=8))
+        fresh = plain.stream(turn(text), tools, plain.options(max_new_tokens=8))
+        list(first), list(fresh)
+        assert first.timings.prefix_s == 0 and first.timings.cached_tokens == n  # restored, not built
+        assert first.token_ids == fresh.token_ids
+    assert plain.warm([SYSTEM], tools) == 0  # no prefix cache: nothing to do
+
+
+def test_warm_covers_a_spoken_first_turn(tiny_model_dir) -> None:
+    model = GemmaModel.load(tiny_model_dir("audio"), CFG)
+    assert model.has_audio and model.prefix_cache is not None
+    n = model.warm([SYSTEM], [LIGHT_TOOL])
+    clip = (0.1 * np.sin(np.arange(16000) / 8)).astype(np.float32)
+    gen = model.stream([SYSTEM, Message(role="user", audio=clip)], [LIGHT_TOOL], model.options(max_new_tokens=4))
+    list(gen)
+    assert n > 10 and gen.timings.cached_tokens == n and gen.timings.prefix_s == 0

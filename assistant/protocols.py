@@ -6,6 +6,8 @@ module, never on each other's internals (see docs/ARCHITECTURE.md).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -68,15 +70,72 @@ class TextDelta:
 Event = TextDelta | ToolCall
 
 
+class LiveAudio:
+    """A spoken turn's audio while it is still arriving, so the engine can encode it as the user speaks.
+
+    The listener ``append``s blocks and ``close``s it at the end of speech (``cancel``: the turn was
+    dropped); the engine reads ``blocks()`` as they come and ``samples()`` once it is closed. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._blocks: list[Samples] = []
+        self._cond = threading.Condition()
+        self.closed = False
+        self.cancelled = False
+        self.closed_at = 0.0  # time.monotonic() at close
+
+    def append(self, block: Samples) -> None:
+        with self._cond:
+            if not self.closed:
+                self._blocks.append(block)
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            if not self.closed:
+                self.closed, self.closed_at = True, time.monotonic()
+                self._cond.notify_all()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self.cancelled = True
+        self.close()
+
+    def blocks(self) -> Iterator[Samples]:
+        """Every block, in order, waiting for more until the audio is closed."""
+        seen = 0
+        while True:
+            with self._cond:
+                while not self.closed and len(self._blocks) <= seen:
+                    self._cond.wait()
+                new, done = self._blocks[seen:], self.closed
+            seen += len(new)
+            yield from new
+            if done:
+                return
+
+    def samples(self) -> Samples:
+        """The whole clip, once closed (waits for the close)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.closed)
+            blocks = list(self._blocks)
+        return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int16)
+
+
 @dataclass(frozen=True)
 class Message:
-    """One conversation message: role is system, user, model or tool."""
+    """One conversation message: role is system, user, model or tool.
+
+    ``live``: a user turn's audio still arriving (the service streams speech to an engine that
+    supports it); an engine that does not, reads ``live.samples()`` as its ``audio``.
+    """
 
     role: str
     text: str = ""
     audio: Samples | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     tool_name: str = ""
+    live: LiveAudio | None = None
 
 
 @runtime_checkable

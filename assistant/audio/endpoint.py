@@ -83,6 +83,10 @@ class Endpointer:
         # Keep the audio for the pre-roll, but not the decisions made before listening began.
         self._history = deque(((f, False) for f, _ in self._history), maxlen=self._history.maxlen)
 
+    def speech(self) -> list[Samples]:
+        """The frames of the speech under way, pre-roll included (empty when there is none)."""
+        return list(self._speech) if self._speaking else []
+
     def stop(self) -> None:
         """Stop listening without an event (for example when the conversation is cancelled)."""
         self._active = False

@@ -183,6 +183,8 @@ class ServiceConfig:
     tool_grammar: str = opt("auto", "Tool calls follow the devices' grammar: 'constrain' (when the model calls one), "
                             "'force' (every reply is a call), 'off', 'auto' (constrain unless a remote tier is used)",
                             choices=("auto", "constrain", "force", "off"))
+    stream_audio: bool = opt(True, "Encode and prefill speech while the user is still speaking (the local model), "
+                             "so the wait after the end of speech does not grow with the utterance")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
 from assistant.engine.events import EventRouter, Markers
 from assistant.engine.features import SAMPLE_RATE, FeatureExtractor, audio_token_count, fit_frames
 from assistant.engine.jumpforward import Scoring, decode_constrained
+from assistant.engine.liveturn import is_live, settle, stream_live
 from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
 from assistant.engine.optimized import optimised_path
 from assistant.engine.ple_setup import ensure_ple_store
@@ -330,8 +331,15 @@ class GemmaModel:
         options: GenerationOptions | None = None,
         cache: KvCache | None = None,
     ) -> Generation:
-        """One model step over ``messages`` exactly as given (no system prompt added)."""
+        """One model step over ``messages`` exactly as given (no system prompt added).
+
+        A last message with live audio (``Message.live``) is encoded and prefilled as it arrives; this
+        call returns once that audio is closed (see ``liveturn.py``).
+        """
         opts = options or self.options()
+        if cache is None and is_live(messages):
+            return stream_live(self, messages, tools, opts)
+        messages = settle(messages)
 
         def start(timings: Timings) -> tuple[Prefill, KvCache | None]:
             if cache is None:

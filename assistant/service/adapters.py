@@ -75,6 +75,9 @@ class TimedEngine(_SinkHolder):
     def generate(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> Iterator[Event]:
         t0 = time.monotonic()
         events, step = self._start(messages, tools)
+        live = messages[-1].live if messages else None
+        if live is not None and live.closed:  # the start took the speech as it arrived: stages count from its end
+            t0 = max(t0, live.closed_at)
         self.last = step
         timings = step.timings
         marked = False

@@ -21,7 +21,7 @@ from typing import cast
 
 from assistant.config.schema import ServiceConfig
 from assistant.logs import RateLimitedLog
-from assistant.protocols import SAMPLE_RATE, AudioSource, Message, Samples
+from assistant.protocols import SAMPLE_RATE, AudioSource, LiveAudio, Message, Samples
 from assistant.service.latency import LatencyLog, LatencyRecord
 from assistant.service.ports import Announcer, Endpointer, NoSpeech, SpeechStart, Utterance, WakeDetector
 from assistant.service.sdnotify import WatchdogPinger
@@ -43,6 +43,7 @@ class Listening:
     record: LatencyRecord
     follow_up_until: float | None = None  # stream time; None after a wake word
     speech_started: bool = False
+    turn: Turn | None = None  # with ``stream_audio``: the turn already taking the speech as it arrives
 
 
 class Assistant:
@@ -104,8 +105,10 @@ class Assistant:
     def stop(self) -> None:
         """Ask the loop to end (signal handlers call this); safe from any thread."""
         self.stopping.set()
-        if self.turn is not None:
-            self.turn.cancel()
+        listening = self.listening
+        for turn in (self.turn, listening.turn if listening is not None else None):
+            if turn is not None:
+                turn.cancel()
         try:
             self.source.close()
         except Exception as err:
@@ -162,15 +165,22 @@ class Assistant:
         listening = self.listening
         assert listening is not None
         event = self.endpointer.feed(frame)
+        if listening.turn is not None and listening.turn.live is not None:
+            listening.turn.live.append(frame)
         if isinstance(event, SpeechStart):
             listening.speech_started = True
             listening.record.mark("speech_start", self._mono(event.t))
+            if self.stages.stream_audio:
+                self._start_live_turn(listening)
         elif isinstance(event, Utterance):
             listening.record.mark("speech_start", self._mono(event.start_t))
             listening.record.mark("speech_end", self._mono(event.end_t))
             if event.capped:
                 log.info("utterance reached the length cap")
-            self._start_turn(event.samples, listening.record)
+            if listening.turn is not None:
+                self._end_live_turn(listening.turn)
+            else:
+                self._start_turn(event.samples, listening.record)
         elif isinstance(event, NoSpeech) or (
             listening.follow_up_until is not None and not listening.speech_started and self.stream_t >= listening.follow_up_until
         ):
@@ -190,10 +200,32 @@ class Assistant:
         self._set_state(FOLLOW_UP if follow_up_s is not None else LISTENING)
 
     def _start_turn(self, samples: Samples, record: LatencyRecord) -> None:
-        history = [m for turn in self.history for m in turn]
-        turn = Turn(record.turn, samples, history, self.stages, record, on_speaking=lambda: self._post("speaking", turn))
+        turn = self._new_turn(samples, record)
         self.turn, self.listening = turn, None
         self._set_state(THINKING)
+        self._queue(turn)
+
+    def _start_live_turn(self, listening: Listening) -> None:
+        """At the start of speech: the turn begins on the engine thread, fed the speech as it arrives."""
+        live = LiveAudio()
+        for frame in self.endpointer.speech():
+            live.append(frame)
+        listening.turn = self._new_turn(live, listening.record)
+        self._queue(listening.turn)
+
+    def _end_live_turn(self, turn: Turn) -> None:
+        """At the end of speech: the live turn's audio is complete; the loop now waits for its reply."""
+        assert turn.live is not None
+        turn.live.close()
+        self.turn, self.listening = turn, None
+        self._set_state(THINKING)
+
+    def _new_turn(self, samples: Samples | LiveAudio, record: LatencyRecord) -> Turn:
+        history = [m for turn in self.history for m in turn]
+        turn = Turn(record.turn, samples, history, self.stages, record, on_speaking=lambda: self._post("speaking", turn))
+        return turn
+
+    def _queue(self, turn: Turn) -> None:
         try:
             self._turns.put_nowait(turn)
         except queue.Full:  # a stale, cancelled turn still waits: replace it
@@ -231,10 +263,17 @@ class Assistant:
             self._to_idle()
 
     def _to_idle(self) -> None:
+        self._drop_live_turn()
         self.listening = None
         if self.state != IDLE:
             self.history.clear()
         self._set_state(IDLE)
+
+    def _drop_live_turn(self) -> None:
+        """A turn that started with the speech but whose speech never ended (muted, stopped, audio ended)."""
+        if self.listening is not None and self.listening.turn is not None:
+            self.listening.turn.cancel()
+            self.listening.turn = None
 
     def _set_state(self, state: str) -> None:
         if state == self.state:
@@ -316,6 +355,7 @@ class Assistant:
             return
         self._closed = True
         self.stopping.set()
+        self._drop_live_turn()
         if self.turn is not None:
             self.turn.cancel()
         for step in (self.stages.player.stop, lambda: self._worker.join(0.5) if self._worker.is_alive() else None,

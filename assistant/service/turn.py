@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.audio.playback import SentenceSplitter
-from assistant.protocols import Bus, Engine, Message, Samples, TextDelta, ToolCall, Tts
+from assistant.protocols import Bus, Engine, LiveAudio, Message, Samples, TextDelta, ToolCall, Tts
 from assistant.service.actions import Action, ActionRunner
 from assistant.service.latency import LatencyRecord
 from assistant.service.ports import Player, Timed
@@ -43,6 +43,7 @@ class Stages:
     actions: ActionRunner
     system_prompt: str
     timed: tuple[Timed, ...] = ()  # more parts reporting moments (the local engine under a tiers router)
+    stream_audio: bool = False  # the engine takes live audio (``Message.live``): turns start at speech start
 
 
 @dataclass
@@ -61,14 +62,15 @@ class Turn:
     def __init__(
         self,
         turn_id: int,
-        samples: Samples,
+        samples: Samples | LiveAudio,
         history: Sequence[Message],
         stages: Stages,
         record: LatencyRecord,
         on_speaking: Callable[[], None] = lambda: None,
     ) -> None:
         self.id = turn_id
-        self.samples = samples
+        self.live = samples if isinstance(samples, LiveAudio) else None
+        self._samples = samples if not isinstance(samples, LiveAudio) else None
         self.history = list(history)
         self.stages = stages
         self.record = record
@@ -77,8 +79,18 @@ class Turn:
         self.speech = SpeechStream(stages.tts, on_first_audio=self._first_audio)
         self._playing = False
 
+    @property
+    def samples(self) -> Samples:
+        """The utterance (a live one once its audio is closed)."""
+        if self.live is not None:
+            return self.live.samples()
+        assert self._samples is not None
+        return self._samples
+
     def cancel(self) -> None:
         self.cancelled.set()
+        if self.live is not None:
+            self.live.cancel()
         self.speech.cancel()
 
     def _first_audio(self) -> None:
@@ -115,7 +127,8 @@ class Turn:
 
     def _generate(self) -> TurnResult:
         stages = self.stages
-        messages = [Message("system", text=stages.system_prompt), *self.history, Message("user", audio=self.samples)]
+        spoken = Message("user", live=self.live) if self.live is not None else Message("user", audio=self.samples)
+        messages = [Message("system", text=stages.system_prompt), *self.history, spoken]
         tools = turn_tools(stages.bus)
         splitter = SentenceSplitter()
         text, calls, actions = "", [], []

@@ -47,6 +47,7 @@ class Parts:
     latency_publisher: LatencyPublisher | None = None
     timed: tuple[Timed, ...] = ()
     closers: list[Callable[[], object]] = field(default_factory=list)
+    stream_audio: bool = False  # the engine takes live audio (``Message.live``, the local Gemma model)
 
 
 class NoDevicesBus:
@@ -79,7 +80,7 @@ def build_assistant(
         publisher=parts.latency_publisher,
     )
     stages = Stages(parts.engine, parts.bus, parts.tts, parts.player, ActionRunner(parts.bus), config.model.system_prompt,
-                    timed=parts.timed)
+                    timed=parts.timed, stream_audio=parts.stream_audio)
     return Assistant(
         parts.source,
         parts.detector,
@@ -242,4 +243,5 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         latency_publisher=latency_sensor(home.announcer.publish_latency) if home is not None else None,
         timed=(local,),
         closers=closers,
+        stream_audio=config.service.stream_audio and bool(getattr(model, "has_audio", False)),
     )

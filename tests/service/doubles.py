@@ -107,6 +107,9 @@ class EnergyEndpointer:
         self._quiet = self._waited = 0
         self._start_t: float | None = None
 
+    def speech(self) -> list[Samples]:
+        return list(self._buf) if self._active and self._start_t is not None else []
+
     def feed(self, frame: Samples) -> SpeechStart | Utterance | NoSpeech | None:
         if not self._active:
             return None
@@ -161,6 +164,30 @@ class ScriptedEngine:
                 step()
                 continue
             yield step
+
+
+class LiveScriptedEngine(ScriptedEngine):
+    """FakeEngine taking live audio (``Message.live``) as the real model does: it reads the blocks as they
+    arrive and returns once the audio is closed (no events when it was cancelled)."""
+
+    def __init__(self, responses: Iterable[Sequence[Step]]) -> None:
+        super().__init__(responses)
+        self.open_blocks: list[int] = []  # per live turn: blocks read before the end of speech
+        self.cancelled: list[bool] = []
+        self.reading = threading.Event()  # set once the first block of a live turn was read
+
+    def generate(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> Iterator[TextDelta | ToolCall]:
+        live = messages[-1].live if messages else None
+        if live is not None:
+            read_open = 0
+            for _ in live.blocks():
+                read_open += not live.closed
+                self.reading.set()
+            self.open_blocks.append(read_open)
+            self.cancelled.append(live.cancelled)
+            if live.cancelled:
+                return iter(())
+        return super().generate(messages, tools)
 
 
 LIGHT_TOOL = {"type": "function", "function": {"name": "light_turn_on", "parameters": {"type": "object"}}}

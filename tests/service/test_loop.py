@@ -22,6 +22,7 @@ from .doubles import (
     FakeBus,
     FakePlayer,
     FakeTts,
+    LiveScriptedEngine,
     MarkerDetector,
     RecordingAnnouncer,
     ScriptedEngine,
@@ -47,11 +48,11 @@ def command(frames: int = 20) -> list:
 class Rig:
     """One assistant built from doubles by the real ``build_assistant``."""
 
-    def __init__(self, tmp_path, steps, responses, bus=None, **service):
+    def __init__(self, tmp_path, steps, responses, bus=None, live=False, **service):
         settings = {"state_dir": str(tmp_path), "follow_up_s": 0.3, **service}
         self.config = Config(service=ServiceConfig(**settings))
         self.source = ScriptedSource(steps)
-        self.engine = ScriptedEngine(responses)
+        self.engine = LiveScriptedEngine(responses) if live else ScriptedEngine(responses)
         self.bus = bus or FakeBus()
         self.tts = FakeTts()
         self.player = FakePlayer()
@@ -59,7 +60,7 @@ class Rig:
         self.endpointer = EnergyEndpointer()
         self.announcer = RecordingAnnouncer()
         parts = Parts(self.source, self.detector, self.endpointer, self.engine, self.bus, self.tts, self.player,
-                      self.announcer)
+                      self.announcer, stream_audio=live)
         self.assistant = build_assistant(self.config, parts, notifier=Notifier(environ={}))
         self.source.assistant = self.assistant
         self.records_path = tmp_path / FILE_NAME
@@ -323,3 +324,33 @@ def test_turn_records_which_tier_answered_and_the_engine_and_bus_moments(tmp_pat
     assert record["tier"] == "local"
     assert {"features", "prefill", "first_token", "tool_call", "first_audio"} <= set(record["ms"])
     assert engine.calls, "the router passed the turn to the local engine"
+
+
+def test_with_stream_audio_the_turn_takes_the_speech_while_it_is_spoken(tmp_path):
+    steps = [WAKE, *speech(5), ("do", lambda: rig.engine.reading.wait(5)), *speech(15), *QUIET, until(FOLLOW_UP),
+             *speech(10), *QUIET, until(IDLE)]
+    rig = Rig(tmp_path, steps, [[TextDelta("Done.")], [TextDelta("Sure.")]], live=True)
+    rig.run()
+
+    assert rig.assistant.transitions == [IDLE, LISTENING, THINKING, SPEAKING, FOLLOW_UP, THINKING, SPEAKING, FOLLOW_UP, IDLE]
+    assert rig.engine.open_blocks[0] >= 1 and rig.engine.cancelled == [False, False]  # read before the speech ended
+    messages, _ = rig.engine.calls[0]
+    live = messages[-1].live
+    assert live is not None and live.closed and messages[-1].audio is None
+    assert len(live.samples()) == 25 * FRAME  # the speech from its first frame to the end decision
+    assert rig.tts.said == ["Done.", "Sure."]
+    first, _ = rig.records()
+    assert first["outcome"] == "ok" and {"speech_start", "speech_end", "first_audio"} <= set(first["ms"])
+    second, _ = rig.engine.calls[1]
+    assert [m.role for m in second] == ["system", "user", "model", "user"]
+    assert len(second[1].audio) == 25 * FRAME and second[1].live is None  # the conversation keeps plain audio
+    assert second[3].live is not None and len(second[3].live.samples()) == 15 * FRAME
+
+
+def test_a_live_turn_whose_speech_never_ends_is_cancelled(tmp_path):
+    steps = [WAKE, *speech(5), ("do", lambda: rig.engine.reading.wait(5)), *speech(5)]  # the audio ends mid-speech
+    rig = Rig(tmp_path, steps, [[TextDelta("Never said.")]], live=True)
+    rig.run()
+
+    assert rig.engine.cancelled == [True] and rig.tts.said == []
+    assert THINKING not in rig.assistant.transitions

@@ -1,0 +1,58 @@
+"""A user turn whose audio is still arriving (``Message.live``): encoded and prefilled as it comes.
+
+The service hands the engine a :class:`~assistant.protocols.LiveAudio` at the start of speech;
+``stream_live`` feeds its blocks to an :class:`~assistant.engine.audioturn.AudioTurn` while the user
+speaks and returns the turn's ``Generation`` once the audio is closed, so only the end of the clip
+is left to encode and prefill after the end of speech. A cancelled clip gives a generation with no
+events. A clip that was closed before the engine saw it is an ordinary clip (``settle``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from assistant.engine.constraint import Counts
+from assistant.engine.events import EventRouter
+from assistant.engine.timings import Timings
+from assistant.protocols import Message
+
+if TYPE_CHECKING:
+    from assistant.engine.model import GemmaModel, Generation, GenerationOptions
+
+log = logging.getLogger("assistant.engine")
+
+
+def is_live(messages: Sequence[Message]) -> bool:
+    """Whether the last message's audio is still arriving."""
+    live = messages[-1].live if messages else None
+    return live is not None and not live.closed
+
+
+def settle(messages: Sequence[Message]) -> list[Message]:
+    """``messages`` with every live clip as plain audio (waits for it to close)."""
+    return [m if m.live is None else replace(m, audio=m.live.samples(), live=None) for m in messages]
+
+
+def stream_live(model: GemmaModel, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
+                options: GenerationOptions) -> Generation:
+    """Feed the last message's live audio to an audio turn as it arrives; its generation once closed."""
+    *before, last = messages
+    live = last.live
+    assert live is not None
+    turn = model.begin_audio_turn(settle(before), tools, options, text=last.text)
+    for block in live.blocks():
+        turn.feed(block)
+    if live.cancelled:
+        return empty_generation(model)
+    log.info("live audio closed: %d audio rows were prefilled while the user spoke", turn.prefilled_rows)
+    return turn.finish()
+
+
+def empty_generation(model: GemmaModel) -> Generation:
+    """A generation with no events (the turn was dropped before its audio ended)."""
+    from assistant.engine.model import Generation
+
+    return Generation(iter(()), Timings(), EventRouter(model.tokenizer.backend_tokenizer, model.markers), [], Counts())

@@ -1,0 +1,73 @@
+"""A turn whose audio is still arriving (``Message.live``): streamed by ``model.stream``, same result as batch."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from assistant.config.schema import ModelConfig
+from assistant.engine.model import GemmaModel
+from assistant.protocols import LiveAudio, Message
+
+from .test_audio_turn import SYSTEM, speech
+
+pytestmark = pytest.mark.slow
+CFG = ModelConfig(decoder_precision="fp32", embed_precision="fp32", audio_precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_dir) -> GemmaModel:
+    return GemmaModel.load(tiny_model_dir("audio"), CFG)
+
+
+def speak(live: LiveAudio, clip: np.ndarray, block: int = 1600, cancel: bool = False) -> threading.Thread:
+    """The listener's side: append ``clip`` in blocks, a little slower than real time is not needed here."""
+
+    def run() -> None:
+        for i in range(0, len(clip), block):
+            live.append(clip[i : i + block])
+            time.sleep(0.002)
+        live.cancel() if cancel else live.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_live_audio_is_streamed_and_gives_the_batch_result(model) -> None:
+    clip = speech(2.6, seed=3)
+    batch = model.stream([SYSTEM, Message(role="user", audio=clip)], (), model.options(max_new_tokens=8))
+    list(batch)
+    live = LiveAudio()
+    thread = speak(live, clip)
+    gen = model.stream([SYSTEM, Message(role="user", live=live)], (), model.options(max_new_tokens=8))
+    thread.join()
+    list(gen)
+    assert gen.token_ids == batch.token_ids
+    total = batch.timings.prompt_tokens + batch.timings.cached_tokens
+    assert gen.timings.prompt_tokens + gen.timings.cached_tokens == total
+    assert gen.timings.prompt_tokens < total - 25  # a second and more of audio rows were prefilled while speaking
+    np.testing.assert_array_equal(live.samples(), clip)
+
+
+def test_a_cancelled_live_turn_has_no_events(model) -> None:
+    live = LiveAudio()
+    thread = speak(live, speech(1.0), cancel=True)
+    gen = model.stream([SYSTEM, Message(role="user", live=live)], (), model.options(max_new_tokens=8))
+    thread.join()
+    assert list(gen) == [] and gen.token_ids == []
+
+
+def test_a_closed_live_clip_is_an_ordinary_clip(model) -> None:
+    clip = speech(1.2, seed=4)
+    live = LiveAudio()
+    live.append(clip[:8000])
+    live.append(clip[8000:])
+    live.close()
+    replay = model.stream([SYSTEM, Message(role="user", live=live)], (), model.options(max_new_tokens=6))
+    batch = model.stream([SYSTEM, Message(role="user", audio=clip)], (), model.options(max_new_tokens=6))
+    list(replay), list(batch)
+    assert replay.token_ids == batch.token_ids and replay.timings.audio_tokens == batch.timings.audio_tokens

@@ -180,10 +180,13 @@ def measure(model: GemmaModel, steps: int, threads: int, report: Report, cache_d
     embed_resident = mapping_rss_bytes(embed_data) / MB
     peak_rss = probes.peak_rss_bytes() / MB
 
-    _say(f"decode with one core kept busy (spin {'on' if model.config.spin else 'off'})")
+    _say(f"decode with one core kept busy (spin {'on' if model.config.spin else 'off'}), quiet just before and after")
+    before = probes.decode_steps(model, dec, steps)
     with probes.BusyCore():
         busy = probes.decode_steps(model, dec, steps)
+    after = probes.decode_steps(model, dec, steps)
     busy_tok_s = 1000 / probes.median_ms(busy.step_s)
+    quiet_tok_s = 1000 / min(probes.median_ms(before.step_s), probes.median_ms(after.step_s))
 
     _say("memory read bandwidth")
     bw = best_read_bandwidth(threads)
@@ -217,7 +220,9 @@ def measure(model: GemmaModel, steps: int, threads: int, report: Report, cache_d
     report.add("unconstrained_tokens_per_command", probes.unconstrained_tokens(model), "",
                label="tokens of the same calls decoded without the grammar")
     _target(report, "max_free_tokens_per_command", float(max(counts)), "tokens", "<=", 8, "most free tokens per command")
-    _target(report, "busy_core_decode_ratio", busy_tok_s / decode_tok_s, "", ">=", 0.9, "decode with a busy core / quiet")
+    report.add("busy_core_decode_tok_s", busy_tok_s, "tok/s", label="decode with one core kept busy")
+    report.add("busy_core_quiet_tok_s", quiet_tok_s, "tok/s", label="quiet decode just before and after (the faster)")
+    _target(report, "busy_core_decode_ratio", busy_tok_s / quiet_tok_s, "", ">=", 0.9, "decode with a busy core / quiet")
     root, cfg = model.model_dir, model.config
     del dec, model
     gc.collect()

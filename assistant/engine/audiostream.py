@@ -22,12 +22,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
+import onnxruntime as ort
 
 from assistant.engine.audiosplit import SplitError, StagePlan, split_encoder
 from assistant.engine.features import MAX_SAMPLES, FeatureExtractor, audio_token_count
 from assistant.engine.model_dir import ModelDirError
+from assistant.engine.onnxfile import TensorInfo
 from assistant.engine.sessions import Graph, open_graph
 
 log = logging.getLogger("assistant.engine")
@@ -85,6 +88,38 @@ class StagedEncoder:
         """Audio rows ``[T, D]`` (output projection and ``embed_audio``) of the last layer's rows."""
         out = self._run("tail", hidden)[0]
         return out.reshape(-1, out.shape[-1])
+
+
+class StagedSession:
+    """The whole ``audio_encoder`` graph's ``run`` (``input_features, input_features_mask -> audio_features``)
+    computed by its stages, so the encoder's weights are loaded once (in the stages) rather than twice.
+
+    Exact: the layers run on the whole clip as one window; rows past the clip (mask off) come after every
+    valid row and the attention looks back only, so they change nothing; the valid rows are returned as
+    the graph's final gather does.
+    """
+
+    def __init__(self, stages: StagedEncoder) -> None:
+        self.stages = stages
+
+    def run(self, outputs: list[str] | None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        mask = np.asarray(feeds["input_features_mask"])
+        hidden = self.stages.front(feeds["input_features"], mask)
+        shared = self.stages.shared(hidden)
+        for i in range(len(self.stages.plan.layers)):
+            hidden = self.stages.layer(i, hidden, shared)
+        rows = self.stages.tail(hidden)
+        return [rows[: int(mask[0, ::2][::2].sum())]]
+
+
+def open_staged(name: str, path: Path, inputs: tuple[TensorInfo, ...], outputs: tuple[TensorInfo, ...],
+                cache: Path, threads: int, spin: bool) -> tuple[Graph, StagedEncoder] | None:
+    """``audio_encoder`` at ``path`` loaded as its stages (a :class:`Graph` running them, and the stages), or None."""
+    stages = StagedEncoder.load(path, cache, threads, spin)
+    if stages is None:
+        return None
+    session = cast(ort.InferenceSession, StagedSession(stages))  # only ``run`` is ever called on it
+    return Graph(name, path, session, inputs, outputs), stages
 
 
 class IncrementalEncoder:

@@ -23,7 +23,7 @@ import numpy as np
 
 from assistant.config.schema import ModelConfig
 from assistant.engine import contract
-from assistant.engine.audiostream import StagedEncoder
+from assistant.engine.audiostream import StagedEncoder, open_staged
 from assistant.engine.audioturn import AudioTurn
 from assistant.engine.constraint import Counts, ToolCallConstraint
 from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
@@ -99,17 +99,23 @@ class Generation:
 
 
 def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int, cfg: ModelConfig,
-                  graph_cache: Path, progress: Callable[[str], None] | None) -> Graph:
-    """Check a graph's files and signature, optimise it when configured, load it, and check the session."""
+                  graph_cache: Path, progress: Callable[[str], None] | None) -> tuple[Graph, StagedEncoder | None]:
+    """Check a graph's files and signature, optimise it when configured, load it, and check the session.
+
+    ``audio_encoder`` is loaded as its stages when ``cfg.stream_encoder`` and the graph can be split (its
+    weights once; the stages are returned too, for incremental encoding); else as published."""
     rel = graph_file(name, precision)
     label = Path(rel).name
     info = check_graph_files(root, name, precision)
     contract.check_graph(name, label, info.inputs, info.outputs, spec, mel_bins)  # before ORT reads the weights
     path = optimised_path(root / rel, name, precision, cfg, graph_cache, progress)
     log.info("loading %s", path)
-    graph = open_graph(name, path, cfg.threads, cfg.spin)
+    staged = None
+    if name == "audio_encoder" and cfg.stream_encoder:
+        staged = open_staged(name, path, info.inputs, info.outputs, graph_cache, cfg.threads, cfg.spin)
+    graph = open_graph(name, path, cfg.threads, cfg.spin) if staged is None else staged[0]
     contract.check_graph(name, label, graph.inputs, graph.outputs, spec, mel_bins)
-    return graph
+    return graph, None if staged is None else staged[1]
 
 
 def default_cache_dir(model_dir: Path) -> Path:
@@ -172,11 +178,13 @@ class GemmaModel:
         want_audio = audio and spec.has_audio and any((root / "onnx").glob("audio_encoder*.onnx"))
         mel_bins = int(processor.feature_extractor.get("feature_size", 128))
         graphs: dict[str, Graph] = {}
+        stages: StagedEncoder | None = None
         graph_cache = graph_cache or (cache_dir or default_cache_dir(root)) / "graphs"
         for name, precision in selection.items():
             if name != "audio_encoder" or want_audio:
-                graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg, graph_cache,
-                                             progress or log.warning)
+                graphs[name], staged = _open_checked(root, name, precision, spec, mel_bins, cfg, graph_cache,
+                                                     progress or log.warning)
+                stages = stages or staged
         features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
         ple = None
         if cfg.ple_store != "off":
@@ -194,8 +202,7 @@ class GemmaModel:
             graphs.get("audio_encoder"),
             features,
         )
-        if "audio_encoder" in graphs and cfg.stream_encoder:
-            model.audio_stages = StagedEncoder.load(graphs["audio_encoder"].path, graph_cache, cfg.threads, cfg.spin)
+        model.audio_stages = stages
         model.load_s = now() - start
         log.info("loaded %s in %.2f s (%s)", root, model.load_s, selection)
         return model

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from assistant.benchmarks.audiostream import whole_rows
 from assistant.config.schema import ModelConfig
 from assistant.engine.audiosplit import SplitError, plan, split_encoder
-from assistant.engine.audiostream import IncrementalEncoder, StagedEncoder, stable_rows
+from assistant.engine.audiostream import IncrementalEncoder, StagedEncoder, StagedSession, stable_rows
 from assistant.engine.features import audio_token_count, to_float
 from assistant.engine.model import GemmaModel
+from assistant.engine.sessions import Graph, open_graph
 from assistant.engine.timings import Timings
 from assistant.protocols import Message
 from tests.speed.test_audio_turn import SYSTEM, speech
@@ -30,8 +33,16 @@ def model(request, tiny_model_dir, tmp_path_factory) -> GemmaModel:
     return GemmaModel.load(tiny_model_dir("audio"), cfg, graph_cache=tmp_path_factory.mktemp("graphs"))
 
 
+_WHOLE: dict[Path, Graph] = {}
+
+
 def whole(model: GemmaModel, clip: np.ndarray) -> np.ndarray:
-    return model._encode_audio([clip], [audio_token_count(clip.size)], Timings())
+    """The rows of the whole ``audio_encoder`` graph as loaded (published or optimised), in its own session."""
+    assert model.audio is not None and model.features is not None
+    path = model.audio.path
+    if path not in _WHOLE:
+        _WHOLE[path] = open_graph("audio_encoder", path, threads=1)
+    return whole_rows(_WHOLE[path], model.features, clip)
 
 
 def streamed(model: GemmaModel, clip: np.ndarray, block: int) -> tuple[np.ndarray, IncrementalEncoder]:
@@ -134,3 +145,39 @@ def test_a_streamed_turn_gives_the_batch_tokens_and_finish_encodes_only_the_rest
     assert turn._encoder.done == n
     assert n - before <= 0.5 * 25 + 2  # finish encoded at most one feed interval and the held-back rows
     assert turn.prefilled_rows == before
+
+
+def test_bench_audiostream_reports_equal_rows(tiny_model_dir, tmp_path, clean_home) -> None:
+    from tests.conftest import run_cli
+
+    result = run_cli("bench", "audiostream", "--model", str(tiny_model_dir("audio")), "--cache-dir", str(tmp_path),
+                     "--json", env={"HOME": str(clean_home)}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["max_abs_diff_10s"] <= 1e-5 and data["max_rel_diff_12.01s"] <= 1e-5
+    assert all(data["targets_met"].values()) and len(data["targets_met"]) == 4
+    assert isinstance(data["encoder_after_speech_10s_s"], float) and isinstance(data["whole_clip_encoder_10s_s"], float)
+
+
+def test_bench_audiostream_without_an_encoder_is_one_line(tiny_model_dir, tmp_path, clean_home) -> None:
+    from tests.conftest import run_cli
+
+    result = run_cli("bench", "audiostream", "--model", str(tiny_model_dir("text")), "--cache-dir", str(tmp_path),
+                     env={"HOME": str(clean_home)})
+    assert result.returncode == 1 and "no audio encoder" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("seconds", [0.3, 2.53, 12.01])
+def test_whole_clips_are_encoded_by_the_stages_with_the_graph_rows(model, seconds: float) -> None:
+    assert isinstance(model.audio.session, StagedSession)  # the encoder's weights are loaded once, in the stages
+    clip = to_float(speech(seconds, seed=7))
+    rows = model._encode_audio([clip], [audio_token_count(clip.size)], Timings())
+    np.testing.assert_allclose(rows, whole(model, clip), atol=TOLERANCE[model.config.audio_precision], rtol=0)
+
+
+def test_stream_encoder_off_loads_the_graph_as_published(tiny_model_dir, tmp_path) -> None:
+    from dataclasses import replace
+
+    model = GemmaModel.load(tiny_model_dir("audio"), replace(FP32, stream_encoder=False), graph_cache=tmp_path)
+    assert model.audio_stages is None and not isinstance(model.audio.session, StagedSession)
+    assert model.begin_audio_turn([SYSTEM])._encoder is None

@@ -92,7 +92,8 @@ def measure(report: Report, graph: Graph, stages: StagedEncoder, features: Featu
         diff = float(np.abs(rows - expected.astype(np.float32)).max()) if rows.shape == expected.shape else float("inf")
         rel = diff / max(float(np.abs(expected).max()), 1e-12)
         report.add(f"max_abs_diff_{seconds:g}s", diff, "", label=f"max abs difference, {seconds:g} s ({len(expected)} rows)")
-        report.add(f"max_rel_diff_{seconds:g}s", rel, "", target=f"<= {REL_TOLERANCE:g}", ok=rel <= REL_TOLERANCE)
+        report.add(f"max_rel_diff_{seconds:g}s", rel, "", label=f"max difference / max |row|, {seconds:g} s",
+                   target=f"<= {REL_TOLERANCE:g}", ok=rel <= REL_TOLERANCE)
         report.add(f"encoder_after_speech_{seconds:g}s_s", last_s, "s",
                    label=f"encoder after end of speech, {seconds:g} s (incremental)")
         report.add(f"whole_clip_encoder_{seconds:g}s_s", whole_s, "s", label=f"whole-clip encoder, {seconds:g} s")

@@ -37,6 +37,7 @@ _GROUP = re.compile(r"^/(layers\.\d+|subsample_conv_projection|output_proj|embed
 _BOOL_OPS = frozenset({"Not", "And", "Or", "Xor", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual",
                        "IsNaN", "IsInf"})
 _INT64_OPS = frozenset({"Shape", "Size", "NonZero", "ArgMax", "ArgMin"})
+SOURCE = "source.txt"  # in each cache entry: the graph it was split from
 _DATA_INPUT = {"Where": 1}  # ops whose output type is not their first input's
 
 
@@ -213,6 +214,19 @@ def _key(src: Path) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
+def _remove_stale(cache: Path, src: Path, keep: Path) -> None:
+    """Drop other split entries of ``src``, or of a source that is gone (their links pin old weight files)."""
+    for other in cache.glob(f"{src.stem}.split.*"):
+        if other == keep or not other.is_dir():
+            continue
+        try:
+            source = Path((other / SOURCE).read_text())
+        except OSError:
+            continue
+        if source == src.resolve() or not source.is_file():
+            shutil.rmtree(other, ignore_errors=True)
+
+
 def split_encoder(src: Path, cache: Path) -> tuple[StagePlan, dict[str, Path]]:
     """The stage plan of ``src`` and one ``.onnx`` file per stage in ``cache`` (written on first use).
 
@@ -239,6 +253,7 @@ def split_encoder(src: Path, cache: Path) -> tuple[StagePlan, dict[str, Path]]:
         for stage in stage_plan.all():
             onnx.save_model(_stage_model(model, graph, stage), str(tmp / f"{stage.name}.onnx"))
         (tmp / "stages.json").write_text(json.dumps([asdict(s) for s in stage_plan.all()], indent=1) + "\n")
+        (tmp / SOURCE).write_text(str(src.resolve()))
         try:
             os.rename(tmp, entry)
         except OSError:  # another process wrote the same entry first
@@ -246,5 +261,6 @@ def split_encoder(src: Path, cache: Path) -> tuple[StagePlan, dict[str, Path]]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _remove_stale(cache, src, entry)
     log.info("split %s into %d stages (cached in %s)", src.name, len(stage_plan.all()), entry)
     return stage_plan, {s.name: entry / f"{s.name}.onnx" for s in stage_plan.all()}

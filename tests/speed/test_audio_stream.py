@@ -124,6 +124,14 @@ def test_split_stages_are_cached(tiny_model_dir, tmp_path) -> None:
     assert again == first and files2 == files
     assert {name: path.stat().st_mtime_ns for name, path in files2.items()} == mtimes
     assert StagedEncoder.load(src, tmp_path, threads=1) is not None
+    copy = tmp_path / "model"
+    shutil.copytree(src.parent, copy)
+    moved = copy / src.name
+    _, old = split_encoder(moved, tmp_path)
+    moved.touch()  # a changed source: a new entry replaces the old one
+    _, new = split_encoder(moved, tmp_path)
+    assert new["front"].parent != old["front"].parent and not old["front"].parent.exists()
+    assert files["front"].is_file()  # the other source's entry is kept
 
 
 @pytest.mark.parametrize("seconds", [1.3, 4.1])

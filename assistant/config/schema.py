@@ -95,6 +95,8 @@ class ModelConfig:
     lm_head_bits: int = opt(8, "LM head quantization of the optimised decoder (0 = leave the head as published)",
                             choices=(0, 4, 8))
     graph_cache_dir: str = opt("", "Where optimised graphs are kept ('' = <state_dir>/cache/graphs)")
+    stream_encoder: bool = opt(
+        True, "Split the audio encoder into stages at load (cached with optimised graphs): spoken turns encode only new audio")
 
 
 @dataclass(frozen=True)

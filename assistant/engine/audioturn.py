@@ -6,18 +6,19 @@
     for event in gen: ...
 
 Why it is exact: the audio encoder's attention is chunked and causal (``attention_context_right = 0``)
-and its convolutions look back only, so every output row but the last is final as soon as the audio
-under it has arrived (checked on the tiny encoder and the shape-faithful E2B one: rows before the
-last are bit-identical to the whole-clip encoding). The decoder is causal too, so the KV state of the
-prompt up to audio row k is final once row k is. ``feed`` re-encodes the clip so far every
-``every_s`` seconds and prefills the rows that became final, holding back the last ``HOLD`` rows;
-``finish`` encodes the whole clip once more, checks the rows already prefilled are unchanged
-(otherwise it prefills from scratch, so the result is always the batch result), and prefills only
-the rest: the held-back rows, the end of the turn and the generation prompt.
+and its convolutions look back only, so an audio row is final as soon as the audio under it has
+arrived; the decoder is causal too, so the KV state of the prompt up to audio row k is final once
+row k is. ``feed`` encodes, every ``every_s`` seconds, the audio that arrived since the last time
+and prefills the rows that became final; ``finish`` encodes only the audio since the last ``feed``
+encoding, and prefills only the rest: the last rows, the end of the turn and the generation prompt.
+So the work after the end of speech does not grow with the utterance.
 
-The encoder has no cache of its own, so ``finish`` still encodes the whole clip (its cost grows with
-the utterance, but it is small next to prefilling 25 audio tokens per second); the decoder prefill
-after the end of speech no longer grows with it.
+The encoding is incremental when the model's encoder could be split into stages
+(``model.audio_stages``, see ``audiostream.py``: the rows equal the whole-clip encoding, which the
+tests check on the tiny models; by hand they were bit-identical on E2B q4). Otherwise each ``feed`` re-encodes
+the clip so far and holds back the last ``HOLD`` rows, and ``finish`` encodes the whole clip once
+more, checks the rows already prefilled are unchanged (else it prefills from scratch, so the result
+is always the batch result) and prefills the rest.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.engine.audiostream import IncrementalEncoder
 from assistant.engine.decode import Array, KvCache, Prefill
 from assistant.engine.features import SAMPLE_RATE, audio_token_count, to_float
-from assistant.engine.timings import Timings
+from assistant.engine.timings import Timings, now
 from assistant.protocols import Message
 
 if TYPE_CHECKING:
@@ -58,6 +60,10 @@ class AudioTurn:
         self._head: list[int] = []
         self.encodings = 0
         self.enabled = model.has_audio and all(m.audio is None for m in self.messages)
+        stages = model.audio_stages if self.enabled else None
+        self._encoder = None if stages is None or model.features is None else IncrementalEncoder(
+            stages, model.features, model.processor_spec.audio_seq_length)
+        self._encoded: list[Array] = []  # rows from the incremental encoder, in order (all final)
 
     @property
     def prefilled_rows(self) -> int:
@@ -86,14 +92,26 @@ class AudioTurn:
         self._encoded_at = clip.size
         model = self.model
         n = audio_token_count(clip.size, model.processor_spec.audio_seq_length)
+        if self._encoder is not None:
+            new = self._encoder.advance(clip)
+            if len(new) == 0:
+                return
+            self._encoded.append(new)
+            self.encodings += 1
+            self._prefill(clip, n, np.concatenate(self._encoded), self._encoder.done)
+            return
         if n <= HOLD:
             return
         rows = model._encode_audio([clip], [n], Timings())
         self.encodings += 1
+        self._prefill(clip, n, rows, n - HOLD)
+
+    def _prefill(self, clip: np.ndarray, n: int, rows: Array, final: int) -> None:
+        """Prefill ``rows[prefilled_rows:final]`` (starting the prompt head first if needed)."""
+        model = self.model
         if self._cache is None:
             self._start_head(clip, n)
         done = self.prefilled_rows
-        final = n - HOLD
         if final <= done:
             return
         assert self._cache is not None
@@ -128,7 +146,7 @@ class AudioTurn:
         model = self.model
 
         def start(timings: Timings) -> tuple[Prefill, KvCache | None]:
-            prompt = model.prepare(messages, self.tools, self.options.thinking, timings)
+            prompt = model.prepare(messages, self.tools, self.options.thinking, timings, self._rest(clip, timings))
             if streamed is not None and self._matches(prompt):
                 return prompt, streamed
             if model.prefix_cache is not None:
@@ -137,6 +155,15 @@ class AudioTurn:
             return prompt, None
 
         return model.generation(start, self.options)
+
+    def _rest(self, clip: np.ndarray, timings: Timings) -> Array | None:
+        """Every audio row of the clip, encoding only what the incremental encoder has not (None without one)."""
+        if self._encoder is None:
+            return None
+        start = now()
+        self._encoded.append(self._encoder.advance(clip, final=True))
+        timings.encoder_s += now() - start
+        return np.concatenate([r for r in self._encoded if len(r)])
 
     def _matches(self, prompt: Prefill) -> bool:
         """Whether the streamed KV state is the prefix of ``prompt`` (same ids, same audio rows)."""

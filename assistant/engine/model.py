@@ -23,6 +23,7 @@ import numpy as np
 
 from assistant.config.schema import ModelConfig
 from assistant.engine import contract
+from assistant.engine.audiostream import StagedEncoder, open_staged
 from assistant.engine.audioturn import AudioTurn
 from assistant.engine.constraint import Counts, ToolCallConstraint
 from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
@@ -98,17 +99,23 @@ class Generation:
 
 
 def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int, cfg: ModelConfig,
-                  graph_cache: Path, progress: Callable[[str], None] | None) -> Graph:
-    """Check a graph's files and signature, optimise it when configured, load it, and check the session."""
+                  graph_cache: Path, progress: Callable[[str], None] | None) -> tuple[Graph, StagedEncoder | None]:
+    """Check a graph's files and signature, optimise it when configured, load it, and check the session.
+
+    ``audio_encoder`` is loaded as its stages when ``cfg.stream_encoder`` and the graph can be split (its
+    weights once; the stages are returned too, for incremental encoding); else as published."""
     rel = graph_file(name, precision)
     label = Path(rel).name
     info = check_graph_files(root, name, precision)
     contract.check_graph(name, label, info.inputs, info.outputs, spec, mel_bins)  # before ORT reads the weights
     path = optimised_path(root / rel, name, precision, cfg, graph_cache, progress)
     log.info("loading %s", path)
-    graph = open_graph(name, path, cfg.threads, cfg.spin)
+    staged = None
+    if name == "audio_encoder" and cfg.stream_encoder:
+        staged = open_staged(name, path, info.inputs, info.outputs, graph_cache, cfg.threads, cfg.spin)
+    graph = open_graph(name, path, cfg.threads, cfg.spin) if staged is None else staged[0]
     contract.check_graph(name, label, graph.inputs, graph.outputs, spec, mel_bins)
-    return graph
+    return graph, None if staged is None else staged[1]
 
 
 def default_cache_dir(model_dir: Path) -> Path:
@@ -145,6 +152,7 @@ class GemmaModel:
         self.load_s = 0.0
         self.prefix_cache = PrefixCache(decoder) if config.prefix_cache else None
         self._system: tuple[str, list[int]] = ("", [])
+        self.audio_stages: StagedEncoder | None = None  # the encoder split for incremental encoding (audiostream.py)
 
     @classmethod
     def load(cls, model_dir: str | Path, config: ModelConfig | None = None, *, audio: bool = True,
@@ -170,11 +178,13 @@ class GemmaModel:
         want_audio = audio and spec.has_audio and any((root / "onnx").glob("audio_encoder*.onnx"))
         mel_bins = int(processor.feature_extractor.get("feature_size", 128))
         graphs: dict[str, Graph] = {}
+        stages: StagedEncoder | None = None
+        graph_cache = graph_cache or (cache_dir or default_cache_dir(root)) / "graphs"
         for name, precision in selection.items():
             if name != "audio_encoder" or want_audio:
-                graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg,
-                                             graph_cache or (cache_dir or default_cache_dir(root)) / "graphs",
-                                             progress or log.warning)
+                graphs[name], staged = _open_checked(root, name, precision, spec, mel_bins, cfg, graph_cache,
+                                                     progress or log.warning)
+                stages = stages or staged
         features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
         ple = None
         if cfg.ple_store != "off":
@@ -192,6 +202,7 @@ class GemmaModel:
             graphs.get("audio_encoder"),
             features,
         )
+        model.audio_stages = stages
         model.load_s = now() - start
         log.info("loaded %s in %.2f s (%s)", root, model.load_s, selection)
         return model
@@ -220,11 +231,13 @@ class GemmaModel:
         """The ``Engine`` protocol: text deltas and finished tool calls, in order."""
         return iter(self.stream(self.with_system_prompt(messages), tools))
 
-    def prepare(
-        self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]], thinking: bool, timings: Timings
-    ) -> Prefill:
-        """Prompt ids and embeddings with every clip's audio rows in place; fills the stage timings."""
-        return self._prepare(messages, tools, thinking, timings, None)[0]
+    def prepare(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]], thinking: bool, timings: Timings,
+                rows: np.ndarray | None = None) -> Prefill:
+        """Prompt ids and embeddings with every clip's audio rows in place; fills the stage timings.
+
+        ``rows``: every clip's audio rows, already encoded (e.g. incrementally), instead of encoding them now.
+        """
+        return self._prepare(messages, tools, thinking, timings, None, rows)[0]
 
     def prepare_cached(
         self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]], thinking: bool, timings: Timings
@@ -237,7 +250,8 @@ class GemmaModel:
         return prompt, found
 
     def _prepare(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]], thinking: bool,
-                 timings: Timings, prefix: PrefixCache | None) -> tuple[Prefill, KvCache | None]:
+                 timings: Timings, prefix: PrefixCache | None, rows: np.ndarray | None = None
+                 ) -> tuple[Prefill, KvCache | None]:
         start = now()
         clips = [m.audio for m in messages if m.audio is not None]
         if clips and not self.has_audio:
@@ -251,7 +265,10 @@ class GemmaModel:
         found = prefix.lookup(ids) if prefix is not None else None
         embeds, ple = self.decoder.embed(ids, found.length if found is not None else 0)
         if clips:
-            rows = self._encode_audio(clips, counts, timings)
+            if rows is None:
+                rows = self._encode_audio(clips, counts, timings)
+            elif len(rows) != sum(counts):
+                raise AssistantError(f"{len(rows)} audio rows were given for {sum(counts)} audio tokens")
             slots = np.flatnonzero(np.asarray(ids) == self.prompts.audio_id)
             embeds[0, slots] = rows.astype(embeds.dtype, copy=False)
         timings.audio_tokens = sum(counts)

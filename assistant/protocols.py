@@ -79,6 +79,7 @@ class LiveAudio:
 
     def __init__(self) -> None:
         self._blocks: list[Samples] = []
+        self._read = 0  # blocks handed out by ``blocks()`` (one reader)
         self._cond = threading.Condition()
         self.closed = False
         self.cancelled = False
@@ -102,17 +103,22 @@ class LiveAudio:
         self.close()
 
     def blocks(self) -> Iterator[Samples]:
-        """Every block, in order, waiting for more until the audio is closed."""
-        seen = 0
+        """Every block, in order, waiting for more until the audio is closed (one reader)."""
         while True:
             with self._cond:
-                while not self.closed and len(self._blocks) <= seen:
+                while not self.closed and len(self._blocks) <= self._read:
                     self._cond.wait()
-                new, done = self._blocks[seen:], self.closed
-            seen += len(new)
-            yield from new
+                new, done = self._blocks[self._read :], self.closed
+            for block in new:
+                self._read += 1
+                yield block
             if done:
                 return
+
+    def backlog(self) -> int:
+        """Blocks appended but not yet handed out by ``blocks()`` (0: the reader has caught up)."""
+        with self._cond:
+            return len(self._blocks) - self._read
 
     def samples(self) -> Samples:
         """The whole clip, once closed (waits for the close)."""

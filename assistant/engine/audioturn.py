@@ -82,6 +82,14 @@ class AudioTurn:
         if self.enabled and self._samples - self._encoded_at >= self.every:
             self._advance()
 
+    def catch_up(self, min_s: float) -> bool:
+        """Encode and prefill now if at least ``min_s`` of audio arrived since the last encoding (for a
+        caller whose engine would otherwise sit idle until the next ``every_s``); whether it did."""
+        if not self.enabled or self._samples - self._encoded_at < max(1, int(min_s * SAMPLE_RATE)):
+            return False
+        self._advance()
+        return True
+
     def _clip(self) -> np.ndarray:
         if len(self._chunks) > 1:
             self._chunks = [np.concatenate(self._chunks)]

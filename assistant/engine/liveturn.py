@@ -3,7 +3,10 @@
 The service hands the engine a :class:`~assistant.protocols.LiveAudio` at the start of speech;
 ``stream_live`` feeds its blocks to an :class:`~assistant.engine.audioturn.AudioTurn` while the user
 speaks and returns the turn's ``Generation`` once the audio is closed, so only the end of the clip
-is left to encode and prefill after the end of speech. A cancelled clip gives a generation with no
+is left to encode and prefill after the end of speech. Besides the turn's own ``every_s`` steps, it
+encodes and prefills whenever it has caught up with the speaker and ``IDLE_STEP_S`` of audio waits:
+a slow engine batches more audio per step by itself, a fast one leaves about ``IDLE_STEP_S`` for
+the end. A cancelled clip gives a generation with no
 events. A clip that was closed before the engine saw it is an ordinary clip (``settle``).
 """
 
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from assistant.engine.model import GemmaModel, Generation, GenerationOptions
 
 log = logging.getLogger("assistant.engine")
+
+IDLE_STEP_S = 0.25  # encode and prefill this much new audio whenever the engine has caught up with the speaker
 
 
 def is_live(messages: Sequence[Message]) -> bool:
@@ -45,6 +50,8 @@ def stream_live(model: GemmaModel, messages: Sequence[Message], tools: Sequence[
     turn = model.begin_audio_turn(settle(before), tools, options, text=last.text)
     for block in live.blocks():
         turn.feed(block)
+        if live.backlog() == 0:  # caught up with the speaker: use the idle time, leave less for the end
+            turn.catch_up(IDLE_STEP_S)
     if live.cancelled:
         return empty_generation(model)
     log.info("live audio closed: %d audio rows were prefilled while the user spoke", turn.prefilled_rows)

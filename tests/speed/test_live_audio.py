@@ -71,3 +71,20 @@ def test_a_closed_live_clip_is_an_ordinary_clip(model) -> None:
     batch = model.stream([SYSTEM, Message(role="user", audio=clip)], (), model.options(max_new_tokens=6))
     list(replay), list(batch)
     assert replay.token_ids == batch.token_ids and replay.timings.audio_tokens == batch.timings.audio_tokens
+
+
+def test_catch_up_encodes_what_waits_only_past_the_threshold(model) -> None:
+    clip = speech(1.6, seed=5)
+    turn = model.begin_audio_turn([SYSTEM], (), model.options(max_new_tokens=4))  # every_s = 1.0
+    turn.feed(clip[:4000])  # 0.25 s
+    assert not turn.catch_up(0.3) and turn.prefilled_rows == 0
+    turn.feed(clip[4000:6400])  # 0.4 s in all
+    assert turn.catch_up(0.3) and turn.prefilled_rows > 0
+    rows = turn.prefilled_rows
+    assert not turn.catch_up(0.3)  # nothing new since
+    turn.feed(clip[6400:])
+    gen = turn.finish()
+    list(gen)
+    batch = model.stream([SYSTEM, Message(role="user", audio=clip)], (), model.options(max_new_tokens=4))
+    list(batch)
+    assert gen.token_ids == batch.token_ids and turn.prefilled_rows > rows

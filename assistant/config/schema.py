@@ -95,6 +95,8 @@ class ModelConfig:
     lm_head_bits: int = opt(8, "LM head quantization of the optimised decoder (0 = leave the head as published)",
                             choices=(0, 4, 8))
     graph_cache_dir: str = opt("", "Where optimised graphs are kept ('' = <state_dir>/cache/graphs)")
+    release_weight_pages: bool = opt(True, "After load, drop the clean file pages ONNX Runtime read while repacking "
+                                           "weights (they are not used again; Linux)")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from assistant.engine.optimized import optimised_path
 from assistant.engine.ple_setup import ensure_ple_store
 from assistant.engine.prefixcache import PrefixCache, shared_length
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
+from assistant.engine.residency import external_data_files, release_clean_pages
 from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
 from assistant.engine.sessions import Graph, open_graph
 from assistant.engine.spec import (
@@ -107,6 +108,9 @@ def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bi
     path = optimised_path(root / rel, name, precision, cfg, graph_cache, progress)
     log.info("loading %s", path)
     graph = open_graph(name, path, cfg.threads, cfg.spin)
+    if cfg.release_weight_pages and name != "embed_tokens":  # embed_tokens repacks nothing: its pages are rows
+        released = release_clean_pages(external_data_files(path))
+        log.info("released %.0f MB of %s weight pages read while repacking", released / 2**20, path.name)
     contract.check_graph(name, label, graph.inputs, graph.outputs, spec, mel_bins)
     return graph
 
@@ -170,11 +174,15 @@ class GemmaModel:
         want_audio = audio and spec.has_audio and any((root / "onnx").glob("audio_encoder*.onnx"))
         mel_bins = int(processor.feature_extractor.get("feature_size", 128))
         graphs: dict[str, Graph] = {}
-        for name, precision in selection.items():
-            if name != "audio_encoder" or want_audio:
-                graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg,
-                                             graph_cache or (cache_dir or default_cache_dir(root)) / "graphs",
-                                             progress or log.warning)
+        wanted = [(n, p) for n, p in selection.items() if n != "audio_encoder" or want_audio]
+        for name, precision in wanted:  # every file or signature problem first, in the usual order
+            info = check_graph_files(root, name, precision)
+            contract.check_graph(name, Path(graph_file(name, precision)).name, info.inputs, info.outputs, spec, mel_bins)
+        # decoder first: its load peak (original weights read while repacking) comes before the rest is resident
+        for name, precision in reversed(wanted):
+            graphs[name] = _open_checked(root, name, precision, spec, mel_bins, cfg,
+                                         graph_cache or (cache_dir or default_cache_dir(root)) / "graphs",
+                                         progress or log.warning)
         features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
         ple = None
         if cfg.ple_store != "off":

@@ -35,7 +35,7 @@ from assistant.engine.optimized import optimised_path
 from assistant.engine.ple_setup import ensure_ple_store
 from assistant.engine.prefixcache import PrefixCache, shared_length
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
-from assistant.engine.residency import external_data_files, release_clean_pages
+from assistant.engine.residency import ReleasingPages, external_data_files
 from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
 from assistant.engine.sessions import Graph, open_graph
 from assistant.engine.spec import (
@@ -107,10 +107,11 @@ def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bi
     contract.check_graph(name, label, info.inputs, info.outputs, spec, mel_bins)  # before ORT reads the weights
     path = optimised_path(root / rel, name, precision, cfg, graph_cache, progress)
     log.info("loading %s", path)
-    graph = open_graph(name, path, cfg.threads, cfg.spin)
-    if cfg.release_weight_pages and name != "embed_tokens":  # embed_tokens repacks nothing: its pages are rows
-        released = release_clean_pages(external_data_files(path))
-        log.info("released %.0f MB of %s weight pages read while repacking", released / 2**20, path.name)
+    release = cfg.release_weight_pages and name != "embed_tokens"  # embed_tokens repacks nothing: its pages are rows
+    with ReleasingPages(external_data_files(path) if release else ()) as pages:
+        graph = open_graph(name, path, cfg.threads, cfg.spin)
+    if release:
+        log.info("released %.0f MB of %s weight pages read while repacking", pages.released / 2**20, path.name)
     contract.check_graph(name, label, graph.inputs, graph.outputs, spec, mel_bins)
     return graph
 

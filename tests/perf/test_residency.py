@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from assistant.config.schema import ModelConfig
 from assistant.engine.model import GemmaModel
-from assistant.engine.residency import external_data_files, file_mappings, release_clean_pages
+from assistant.engine.residency import ReleasingPages, external_data_files, file_mappings, release_clean_pages
 from assistant.engine.timings import Timings
 from assistant.protocols import Message
 
@@ -81,3 +82,20 @@ def test_released_weight_pages_keep_logits_and_tokens(perf_tiny_dirs, tmp_path) 
         a, b = released.stream([Message(role="user", text=text)]), kept.stream([Message(role="user", text=text)])
         list(a), list(b)
         assert a.token_ids == b.token_ids and a.token_ids
+
+
+def test_releasing_pages_works_while_open_and_at_exit(tmp_path) -> None:
+    path, data = _file(tmp_path)
+    with path.open("rb") as fh:
+        view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+        with ReleasingPages([path], interval=0.01) as pages:
+            _touch(view)
+            for _ in range(1000):  # the thread drops them while the block runs (a session load, in the engine)
+                if sum(m.rss for m in file_mappings([path])) == 0:
+                    break
+                threading.Event().wait(0.01)
+            assert sum(m.rss for m in file_mappings([path])) == 0
+            _touch(view)  # read back from the file; the exit releases them again
+        assert pages.released >= SIZE and sum(m.rss for m in file_mappings([path])) == 0
+        assert view[:] == data
+        view.close()

@@ -11,7 +11,8 @@ file if it is ever touched again (ONNX Runtime treats initializers as constants 
 them). Linux only; elsewhere it does nothing.
 
 :class:`ReleasingPages` also runs it every ``interval`` seconds in a thread while a session loads
-(ONNX Runtime releases the GIL there), so the originals already repacked do not pile up on top of
+(ONNX Runtime releases the GIL there; the thread uses ``MADV_PAGEOUT``, safe while ONNX Runtime maps
+and unmaps memory), so the originals already repacked do not pile up on top of
 the growing heap copy: on E2B this cuts the load peak, which is the process's peak RSS.
 """
 
@@ -28,6 +29,7 @@ from types import TracebackType
 log = logging.getLogger("assistant.engine")
 
 MADV_DONTNEED = 4
+MADV_PAGEOUT = 21  # Linux 5.4+: reclaim the pages; never discards data, so safe while other threads map memory
 SMAPS = "/proc/self/smaps"
 
 
@@ -68,8 +70,12 @@ def file_mappings(paths: Iterable[Path]) -> list[Mapping]:
     return found
 
 
-def release_clean_pages(paths: Iterable[Path]) -> int:
-    """Drop the resident pages of every clean mapping of ``paths``; the bytes that were resident."""
+def release_clean_pages(paths: Iterable[Path], advice: int = MADV_DONTNEED) -> int:
+    """Drop the resident pages of every clean mapping of ``paths``; the bytes that were resident.
+
+    ``MADV_DONTNEED`` (the default) only when no other thread can unmap and remap memory meanwhile:
+    on a range reused by ``malloc`` it would zero live heap. ``MADV_PAGEOUT`` is safe at any time.
+    """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         madvise = libc.madvise
@@ -81,10 +87,11 @@ def release_clean_pages(paths: Iterable[Path]) -> int:
     for m in file_mappings(paths):
         if m.rss == 0 or m.private_anon:
             continue
-        if madvise(m.start, m.end - m.start, MADV_DONTNEED) == 0:
+        if madvise(m.start, m.end - m.start, advice) == 0:
             released += m.rss
         else:
-            log.debug("madvise(%s) failed: errno %d", m.path, ctypes.get_errno())
+            log.debug("madvise(%s, %d) failed: errno %d", m.path, advice, ctypes.get_errno())
+            return released
     return released
 
 
@@ -97,7 +104,12 @@ def external_data_files(graph: Path) -> list[Path]:
 
 
 class ReleasingPages:
-    """Context manager: :func:`release_clean_pages` every ``interval`` s while it is open, and once at exit."""
+    """Context manager: :func:`release_clean_pages` every ``interval`` s while it is open, and once at exit.
+
+    The thread runs while ONNX Runtime maps and unmaps memory, so it uses ``MADV_PAGEOUT`` (which never
+    loses data if a range was reused meanwhile); the final release, after the load returned, uses
+    ``MADV_DONTNEED``.
+    """
 
     def __init__(self, paths: Iterable[Path], interval: float = 0.1) -> None:
         self.paths = list(paths)
@@ -108,7 +120,7 @@ class ReleasingPages:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.released += release_clean_pages(self.paths)
+            self.released += release_clean_pages(self.paths, MADV_PAGEOUT)
 
     def __enter__(self) -> ReleasingPages:
         if self.paths:

@@ -278,7 +278,7 @@ class GemmaModel:
                 "input_features": feats.features.astype(self.audio.dtype("input_features"), copy=False),
                 "input_features_mask": feats.mask,
             }
-            (out,) = self.audio.run(feeds, ["audio_features"])
+            (out,) = self.audio.run(feeds, ["audio_features"], shrink=True)
             timings.encoder_s += now() - mid
             out = out.reshape(-1, out.shape[-1])
             if out.shape[0] < n:

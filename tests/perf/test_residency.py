@@ -99,3 +99,18 @@ def test_releasing_pages_works_while_open_and_at_exit(tmp_path) -> None:
         assert pages.released >= SIZE and sum(m.rss for m in file_mappings([path])) == 0
         assert view[:] == data
         view.close()
+
+
+def test_arena_shrinking_run_gives_the_same_outputs(perf_tiny_dirs) -> None:
+    model = GemmaModel.load(perf_tiny_dirs["text"], ModelConfig(system_prompt="", threads=1))
+    prompt = model.prepare([Message(role="user", text="turn on the kitchen light")], (), False, Timings())
+    embeds, ple = model.decoder.embed(prompt.ids)
+    logits, cache = model.decoder.forward(embeds, ple, model.decoder.empty_cache(), all_logits=True)  # shrinks
+    again, _ = model.decoder.forward(embeds, ple, model.decoder.empty_cache(), all_logits=True)
+    np.testing.assert_array_equal(logits, again)
+    assert cache.length == len(prompt.ids) > 1
+    ids = {"input_ids": np.asarray([prompt.ids], dtype=model.decoder.embed_graph.dtype("input_ids"))}
+    plain, shrunk = model.decoder.embed_graph.run(ids), model.decoder.embed_graph.run(ids, shrink=True)
+    assert len(plain) == len(shrunk) > 0
+    for a, b in zip(plain, shrunk, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -107,8 +107,8 @@ class ReleasingPages:
     """Context manager: :func:`release_clean_pages` every ``interval`` s while it is open, and once at exit.
 
     The thread runs while ONNX Runtime maps and unmaps memory, so it uses ``MADV_PAGEOUT`` (which never
-    loses data if a range was reused meanwhile); the final release, after the load returned, uses
-    ``MADV_DONTNEED``.
+    loses data if a range was reused meanwhile, but skips pages mapped twice); the final release, after
+    the load returned, uses ``MADV_DONTNEED``: no other thread may load a graph at that moment.
     """
 
     def __init__(self, paths: Iterable[Path], interval: float = 0.1) -> None:

@@ -97,6 +97,8 @@ class ModelConfig:
     graph_cache_dir: str = opt("", "Where optimised graphs are kept ('' = <state_dir>/cache/graphs)")
     stream_encoder: bool = opt(
         True, "Split the audio encoder into stages at load (cached with optimised graphs): spoken turns encode only new audio")
+    release_weight_pages: bool = opt(True, "After load, drop the clean file pages ONNX Runtime read while repacking "
+                                           "weights (they are not used again; Linux)")
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ class Decoder:
         if self.has_cache_branch:
             feeds["use_cache_branch"] = np.full(self._branch_shape, cache.length > 0, dtype=np.bool_)
         feeds.update(cache.arrays)
-        outputs = self.graph.run(feeds, self.output_names)
+        outputs = self.graph.run(feeds, self.output_names, shrink=new > 1)  # a prefill's arena growth is given back
         logits = outputs[0][0]
         if not all_logits:
             logits = logits[-1:]

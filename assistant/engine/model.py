@@ -23,7 +23,7 @@ import numpy as np
 
 from assistant.config.schema import ModelConfig
 from assistant.engine import contract
-from assistant.engine.audiostream import StagedEncoder, open_staged
+from assistant.engine.audiostream import StagedEncoder
 from assistant.engine.audioturn import AudioTurn
 from assistant.engine.constraint import Counts, ToolCallConstraint
 from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
@@ -31,13 +31,13 @@ from assistant.engine.events import EventRouter, Markers
 from assistant.engine.features import SAMPLE_RATE, FeatureExtractor, audio_token_count, fit_frames
 from assistant.engine.jumpforward import Scoring, decode_constrained
 from assistant.engine.liveturn import is_live, settle, stream_live
+from assistant.engine.loading import open_checked
 from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
-from assistant.engine.optimized import optimised_path
 from assistant.engine.ple_setup import ensure_ple_store
 from assistant.engine.prefixcache import PrefixCache, shared_length
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
 from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
-from assistant.engine.sessions import Graph, open_graph
+from assistant.engine.sessions import Graph
 from assistant.engine.spec import (
     GenerationSpec,
     ModelSpec,
@@ -96,26 +96,6 @@ class Generation:
     @property
     def tool_calls(self) -> list[ToolCall]:
         return list(self._router.tool_calls)
-
-
-def _open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int, cfg: ModelConfig,
-                  graph_cache: Path, progress: Callable[[str], None] | None) -> tuple[Graph, StagedEncoder | None]:
-    """Check a graph's files and signature, optimise it when configured, load it, and check the session.
-
-    ``audio_encoder`` is loaded as its stages when ``cfg.stream_encoder`` and the graph can be split (its
-    weights once; the stages are returned too, for incremental encoding); else as published."""
-    rel = graph_file(name, precision)
-    label = Path(rel).name
-    info = check_graph_files(root, name, precision)
-    contract.check_graph(name, label, info.inputs, info.outputs, spec, mel_bins)  # before ORT reads the weights
-    path = optimised_path(root / rel, name, precision, cfg, graph_cache, progress)
-    log.info("loading %s", path)
-    staged = None
-    if name == "audio_encoder" and cfg.stream_encoder:
-        staged = open_staged(name, path, info.inputs, info.outputs, graph_cache, cfg.threads, cfg.spin)
-    graph = open_graph(name, path, cfg.threads, cfg.spin) if staged is None else staged[0]
-    contract.check_graph(name, label, graph.inputs, graph.outputs, spec, mel_bins)
-    return graph, None if staged is None else staged[1]
 
 
 def default_cache_dir(model_dir: Path) -> Path:
@@ -180,11 +160,15 @@ class GemmaModel:
         graphs: dict[str, Graph] = {}
         stages: StagedEncoder | None = None
         graph_cache = graph_cache or (cache_dir or default_cache_dir(root)) / "graphs"
-        for name, precision in selection.items():
-            if name != "audio_encoder" or want_audio:
-                graphs[name], staged = _open_checked(root, name, precision, spec, mel_bins, cfg, graph_cache,
-                                                     progress or log.warning)
-                stages = stages or staged
+        wanted = [(n, p) for n, p in selection.items() if n != "audio_encoder" or want_audio]
+        for name, precision in wanted:  # every file or signature problem first, in the usual order
+            info = check_graph_files(root, name, precision)
+            contract.check_graph(name, Path(graph_file(name, precision)).name, info.inputs, info.outputs, spec, mel_bins)
+        # decoder first: its load peak (original weights read while repacking) comes before the rest is resident
+        for name, precision in reversed(wanted):
+            graphs[name], staged = open_checked(root, name, precision, spec, mel_bins, cfg, graph_cache,
+                                                 progress or log.warning)
+            stages = stages or staged
         features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
         ple = None
         if cfg.ple_store != "off":
@@ -286,7 +270,7 @@ class GemmaModel:
                 "input_features": feats.features.astype(self.audio.dtype("input_features"), copy=False),
                 "input_features_mask": feats.mask,
             }
-            (out,) = self.audio.run(feeds, ["audio_features"])
+            (out,) = self.audio.run(feeds, ["audio_features"], shrink=True)
             timings.encoder_s += now() - mid
             out = out.reshape(-1, out.shape[-1])
             if out.shape[0] < n:

@@ -52,6 +52,15 @@ def session_options(threads: int, spin: bool = False) -> ort.SessionOptions:
     return opts
 
 
+def _shrink_options() -> ort.RunOptions:
+    opts = ort.RunOptions()
+    opts.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return opts
+
+
+_SHRINK = _shrink_options()
+
+
 @dataclass
 class Graph:
     """One loaded graph: its session, signature, and the numpy dtype each input wants."""
@@ -76,8 +85,10 @@ class Graph:
     def dtype(self, name: str) -> np.dtype[Any]:
         return np.dtype(self.input(name).dtype)
 
-    def run(self, feeds: Mapping[str, np.ndarray], outputs: list[str] | None = None) -> list[np.ndarray]:
-        return self.session.run(outputs, dict(feeds))
+    def run(self, feeds: Mapping[str, np.ndarray], outputs: list[str] | None = None,
+            shrink: bool = False) -> list[np.ndarray]:
+        """``shrink``: give the arena's free chunks back after the run (for big one-off runs: prefill, audio)."""
+        return self.session.run(outputs, dict(feeds), _SHRINK if shrink else None)
 
 
 def open_graph(name: str, path: Path, threads: int, spin: bool = False) -> Graph:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import onnxruntime as ort
@@ -52,6 +52,7 @@ class StagedEncoder:
 
     plan: StagePlan
     graphs: dict[str, Graph]
+    shrink: bool = False  # give each stage's arena back after its run (a whole clip, not incremental steps)
 
     @classmethod
     def load(cls, src: Path, cache: Path, threads: int, spin: bool = False) -> StagedEncoder | None:
@@ -68,7 +69,7 @@ class StagedEncoder:
         graph = self.graphs[name]
         stage = next(s for s in self.plan.all() if s.name == name)
         feeds = {i: v.astype(graph.dtype(i), copy=False) for i, v in zip(stage.inputs, values, strict=True)}
-        return graph.run(feeds, list(stage.outputs))
+        return graph.run(feeds, list(stage.outputs), shrink=self.shrink)
 
     def front(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Front-end rows ``[1, T, H]`` of mel ``features [1, F, M]``."""
@@ -102,7 +103,15 @@ class StagedSession:
     def __init__(self, stages: StagedEncoder) -> None:
         self.stages = stages
 
-    def run(self, outputs: list[str] | None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def run(self, outputs: list[str] | None, feeds: dict[str, np.ndarray], run_options: Any = None) -> list[np.ndarray]:
+        """``run_options`` (given by ``Graph.run(shrink=True)``): each stage gives its arena back after its run."""
+        self.stages.shrink = run_options is not None
+        try:
+            return self._run(feeds)
+        finally:
+            self.stages.shrink = False
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         mask = np.asarray(feeds["input_features_mask"])
         hidden = self.stages.front(feeds["input_features"], mask)
         shared = self.stages.shared(hidden)

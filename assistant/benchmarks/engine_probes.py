@@ -201,15 +201,53 @@ def streamed_eos_to_first_token(model: GemmaModel, seconds: float, block_s: floa
 
 
 def loop_costs(model: GemmaModel, steps: int, rounds: int = 2) -> dict[str, float]:
-    """Median ms per greedy step for each way of looping in ``loopcost.LOOPS``, rounds interleaved."""
+    """Median ms per greedy step for each way of looping in ``loopcost.LOOPS``, rounds interleaved; and
+    ``in_step``: the median, over the engine loop's steps, of each step's time outside its decoder
+    ``session.run`` (the same step measured from both sides, so other jobs' load cancels out)."""
     dec = model.decoder
     logits, cache = dec.forward(*dec.embed(prompt(model, _messages()).ids), dec.empty_cache())
     first = int(np.argmax(logits[-1]))
     times: dict[str, list[float]] = {name: [] for name in LOOPS}
+    outside: list[float] = []
     for _ in range(rounds):
         for name, loop in LOOPS.items():
-            times[name].extend(loop(dec, cache, first, steps).step_s)
-    return {name: median_ms(values) for name, values in times.items()}
+            if name != "plain":
+                times[name].extend(loop(dec, cache, first, steps).step_s)
+                continue
+            with _TimedRuns(dec.graph) as inner:
+                run = loop(dec, cache, first, steps)
+            times[name].extend(run.step_s)
+            outside.extend(total - spent for total, spent in zip(run.step_s, inner.seconds, strict=True))
+    return {**{name: median_ms(values) for name, values in times.items()}, "in_step": median_ms(outside)}
+
+
+class _TimedRuns:
+    """While open, ``graph.session.run`` is timed call by call (``seconds``), through a thin wrapper."""
+
+    def __init__(self, graph: Any) -> None:
+        self.graph = graph
+        self.seconds: list[float] = []
+
+    def __enter__(self) -> _TimedRuns:
+        session, seconds = self.graph.session, self.seconds
+
+        class Timed:
+            def run(self, *args: Any, **kwargs: Any) -> Any:
+                start = now()
+                try:
+                    return session.run(*args, **kwargs)
+                finally:
+                    seconds.append(now() - start)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(session, name)
+
+        self._session = session
+        self.graph.session = Timed()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.graph.session = self._session
 
 
 def free_tokens(model: GemmaModel) -> list[int]:

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.engine.cacheentry import building
+
 log = logging.getLogger("assistant.engine")
 
 SPLIT_VERSION = 2
@@ -244,23 +246,13 @@ def split_encoder(src: Path, cache: Path) -> tuple[StagePlan, dict[str, Path]]:
     model = onnx.load(str(src), load_external_data=False)
     stage_plan = plan(model)
     graph = _Graph(model)
-    tmp = cache / f".{entry.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with building(entry) as tmp:
         for name in _data_files(model):
             _link(src.parent / name, tmp / name)
         for stage in stage_plan.all():
             onnx.save_model(_stage_model(model, graph, stage), str(tmp / f"{stage.name}.onnx"))
         (tmp / "stages.json").write_text(json.dumps([asdict(s) for s in stage_plan.all()], indent=1) + "\n")
         (tmp / SOURCE).write_text(str(src.resolve()))
-        try:
-            os.rename(tmp, entry)
-        except OSError:  # another process wrote the same entry first
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     _remove_stale(cache, src, entry)
     log.info("split %s into %d stages (cached in %s)", src.name, len(stage_plan.all()), entry)
     return stage_plan, {s.name: entry / f"{s.name}.onnx" for s in stage_plan.all()}

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.engine.cacheentry import building
 from assistant.errors import AssistantError
 
 log = logging.getLogger("assistant.engine")
@@ -80,21 +81,10 @@ def optimize_graph(src: Path | str, cache_dir: Path | str, options: OptimizeOpti
     target = entry / src.name
     if target.is_file():
         return target
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f".{src.stem}.{key}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with building(entry) as tmp:
         say(f"optimising {src.name} (once; cached in {cache})")
         report = _rewrite(src, tmp, opts, say)
         (tmp / "optimize.json").write_text(json.dumps({**asdict(report), "options": asdict(opts)}, indent=1) + "\n")
-        try:
-            os.rename(tmp, entry)
-        except OSError:  # another process finished the same entry first
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     _remove_stale(cache, src, entry)
     say(f"optimised {src.name}: {report.matmulnbits_accuracy_set} MatMulNBits at accuracy level {opts.accuracy_level}, "
         f"head {report.head}, last-position logits {'added' if report.keep_input_added else 'already there'}")

@@ -73,3 +73,25 @@ def grammar_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                            "--precisions", "fp32"], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out
+
+
+@pytest.fixture(scope="module")
+def model(grammar_model_dir: Path) -> Any:
+    """The tiny fp32 model, loaded once per test module (its prefix cache is state)."""
+    from assistant.config.schema import ModelConfig
+    from assistant.engine.model import GemmaModel
+
+    cfg = ModelConfig(decoder_precision="fp32", embed_precision="fp32", audio_precision="fp32")
+    return GemmaModel.load(grammar_model_dir, cfg)
+
+
+@pytest.fixture(scope="module")
+def model_grammar(model: Any, grammar: Grammar) -> TokenGrammar:
+    """The grammar over the tiny model's own tokenizer (``token_grammar`` is over the 4096-token one)."""
+    return TokenGrammar(grammar, model.tokenizer)
+
+
+@pytest.fixture(scope="module")
+def declarations(schema: dict[str, dict[str, Any]], registry: Any) -> list[dict[str, Any]]:
+    """The tool declarations of the fixture home, as the model sees them."""
+    return tools.declarations(schema, registry.devices())

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.config.schema import ModelConfig
 from assistant.engine.constrained import stream_constrained
 from assistant.engine.constraint import ToolCallConstraint
 from assistant.engine.grammar import call_text
@@ -24,22 +23,6 @@ from assistant.protocols import Message, TextDelta, ToolCall
 from .commands import TYPICAL
 
 pytestmark = pytest.mark.slow
-CFG = ModelConfig(decoder_precision="fp32", embed_precision="fp32", audio_precision="fp32")
-
-
-@pytest.fixture(scope="module")
-def model(grammar_model_dir) -> GemmaModel:
-    return GemmaModel.load(grammar_model_dir, CFG)
-
-
-@pytest.fixture(scope="module")
-def model_grammar(model: GemmaModel, grammar) -> TokenGrammar:
-    return TokenGrammar(grammar, model.tokenizer)
-
-
-@pytest.fixture(scope="module")
-def declarations(schema, registry) -> list[dict[str, Any]]:
-    return tools.declarations(schema, registry.devices())
 
 
 def constraint(model: GemmaModel, tg: TokenGrammar, force: bool = True) -> ToolCallConstraint:

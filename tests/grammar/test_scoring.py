@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
-from assistant.config.schema import ModelConfig
 from assistant.engine.constrained import stream_constrained
 from assistant.engine.constraint import ToolCallConstraint
 from assistant.engine.decode import Decoder, KvCache
@@ -16,43 +13,27 @@ from assistant.engine.jumpforward import Scoring
 from assistant.engine.model import GemmaModel
 from assistant.engine.scoring import Option, ScoringPolicy, measure_policy, options_at, plan, score_options
 from assistant.engine.tokengrammar import TokenGrammar, TokenState
-from assistant.home import tools
 from assistant.protocols import Message, ToolCall
 
 from .commands import TYPICAL
 from .test_jumpforward import check_valid
 
 pytestmark = pytest.mark.slow
-CFG = ModelConfig(decoder_precision="fp32", embed_precision="fp32", audio_precision="fp32")
 ALWAYS = ScoringPolicy(force=True, max_options=200)
 
 
-@pytest.fixture(scope="module")
-def model(grammar_model_dir) -> GemmaModel:
-    return GemmaModel.load(grammar_model_dir, CFG)
-
-
-@pytest.fixture(scope="module")
-def tg(model: GemmaModel, grammar) -> TokenGrammar:
-    return TokenGrammar(grammar, model.tokenizer)
-
-
-@pytest.fixture(scope="module")
-def declarations(schema, registry) -> list[dict[str, Any]]:
-    return tools.declarations(schema, registry.devices())
-
-
-def prefilled(model: GemmaModel, tg: TokenGrammar, prefix: str) -> tuple[np.ndarray, KvCache, TokenState]:
+def prefilled(model: GemmaModel, model_grammar: TokenGrammar, prefix: str) -> tuple[np.ndarray, KvCache, TokenState]:
     """Prompt + ``<|tool_call>`` + ``prefix`` through the decoder: last logits, cache, grammar state."""
     ids = model.tokenizer("<bos><|turn>user\nturn on the kitchen light<turn|>\n<|turn>model\n<|tool_call>" + prefix,
                           add_special_tokens=False)["input_ids"]
     logits, cache = model.decoder.forward(*model.decoder.embed(ids), model.decoder.empty_cache())
-    state = tg.walk(tg.encode(prefix))
+    state = model_grammar.walk(model_grammar.encode(prefix))
     assert state is not None
     return logits[-1], cache, state
 
 
-def stepwise_score(decoder: Decoder, tg: TokenGrammar, state: TokenState, option: Option, first, cache: KvCache) -> float:
+def stepwise_score(decoder: Decoder, model_grammar: TokenGrammar, state: TokenState, option: Option, first,
+                   cache: KvCache) -> float:
     """The option's constrained log-probability from its own single-row pass."""
     logits, _ = decoder.forward(*decoder.embed(list(option.tokens)), cache.copy(), all_logits=True)
     total = 0.0
@@ -62,7 +43,7 @@ def stepwise_score(decoder: Decoder, tg: TokenGrammar, state: TokenState, option
         if len(allowed) > 1:
             vals = row[allowed].astype(np.float64)
             total += float(vals[list(allowed).index(token)] - np.log(np.exp(vals - vals.max()).sum()) - vals.max())
-        nxt = tg.step(state, token)
+        nxt = model_grammar.step(state, token)
         assert nxt is not None
         state = nxt
     return total
@@ -70,27 +51,27 @@ def stepwise_score(decoder: Decoder, tg: TokenGrammar, state: TokenState, option
 
 @pytest.mark.parametrize("prefix", ["call:", 'call:set_power{device:<|"|>',
                                     'call:set_cover{device:<|"|>bedroom_blind<|"|>,position:'])
-def test_batched_scores_are_the_stepwise_constrained_log_probabilities(model, tg, prefix: str) -> None:
-    first, cache, state = prefilled(model, tg, prefix)
-    specials = frozenset(tg.symbol_ids.values())
-    options = options_at(tg, state, specials, 200)
+def test_batched_scores_are_the_stepwise_constrained_log_probabilities(model, model_grammar, prefix: str) -> None:
+    first, cache, state = prefilled(model, model_grammar, prefix)
+    specials = frozenset(model_grammar.symbol_ids.values())
+    options = options_at(model_grammar, state, specials, 200)
     assert options is not None and len(options) > 1
-    result = score_options(model.decoder, tg, state, options, first, cache)
-    expected = [stepwise_score(model.decoder, tg, state, o, first, cache) for o in options]
+    result = score_options(model.decoder, model_grammar, state, options, first, cache)
+    expected = [stepwise_score(model.decoder, model_grammar, state, o, first, cache) for o in options]
     np.testing.assert_allclose(result.scores, expected, rtol=1e-4, atol=1e-4)
     assert result.option is options[int(np.argmax(expected))]
     probs = np.exp(np.asarray(result.scores))
     assert probs.sum() == pytest.approx(1.0, abs=1e-4)  # the options are the whole constrained distribution
 
 
-def test_the_chosen_rows_cache_and_logits_continue_exactly(model, tg) -> None:
-    first, cache, state = prefilled(model, tg, 'call:set_power{device:<|"|>')
-    options = options_at(tg, state, frozenset(tg.symbol_ids.values()), 64)
+def test_the_chosen_rows_cache_and_logits_continue_exactly(model, model_grammar) -> None:
+    first, cache, state = prefilled(model, model_grammar, 'call:set_power{device:<|"|>')
+    options = options_at(model_grammar, state, frozenset(model_grammar.symbol_ids.values()), 64)
     assert options is not None
     longest = max(range(len(options)), key=lambda i: len(options[i].tokens))
     shortest = min(range(len(options)), key=lambda i: len(options[i].tokens))
     for pick in (longest, shortest):  # the shortest row was right-padded in the batch
-        result = score_options(model.decoder, tg, state, options, first, cache, pick=pick)
+        result = score_options(model.decoder, model_grammar, state, options, first, cache, pick=pick)
         logits, alone = model.decoder.forward(*model.decoder.embed(list(options[pick].tokens)), cache.copy())
         assert result.cache.length == alone.length
         for name, arr in alone.arrays.items():
@@ -98,20 +79,20 @@ def test_the_chosen_rows_cache_and_logits_continue_exactly(model, tg) -> None:
         np.testing.assert_allclose(result.logits, logits[-1], rtol=1e-4, atol=1e-4)
 
 
-def test_options_end_after_the_closing_quote_at_the_next_choice(model, tg) -> None:
-    _first, _cache, state = prefilled(model, tg, 'call:set_power{device:<|"|>')
-    options = options_at(tg, state, frozenset(tg.symbol_ids.values()), 64)
+def test_options_end_after_the_closing_quote_at_the_next_choice(model, model_grammar) -> None:
+    _first, _cache, state = prefilled(model, model_grammar, 'call:set_power{device:<|"|>')
+    options = options_at(model_grammar, state, frozenset(model_grammar.symbol_ids.values()), 64)
     assert options is not None
     texts = sorted(model.tokenizer.decode(list(o.tokens)) for o in options)
     assert len(texts) == 13 and all(t.endswith('<|"|>,state:<|"|>') for t in texts)
     assert 'kitchen_ceiling<|"|>,state:<|"|>' in texts and all(o.end.is_choice for o in options)
-    assert options_at(tg, state, frozenset(tg.symbol_ids.values()), 5) is None
+    assert options_at(model_grammar, state, frozenset(model_grammar.symbol_ids.values()), 5) is None
 
 
 @pytest.mark.parametrize("seed", [None, 1, 2, 3])
-def test_scored_generation_gives_valid_calls_with_no_free_tokens(model, tg, declarations, registry, seed) -> None:
+def test_scored_generation_gives_valid_calls_with_no_free_tokens(model, model_grammar, declarations, registry, seed) -> None:
     rng = None if seed is None else np.random.default_rng(seed)
-    constraint = ToolCallConstraint.for_tokens(tg, model.generation_spec.eos_token_ids)
+    constraint = ToolCallConstraint.for_tokens(model_grammar, model.generation_spec.eos_token_ids)
     utterance = TYPICAL[(seed or 0) % len(TYPICAL)][0]
     gen = stream_constrained(model, [Message(role="user", text=utterance)], declarations, constraint,
                              model.options(max_new_tokens=80), scoring=Scoring(ALWAYS, rng))
@@ -142,24 +123,24 @@ def test_policy_scores_small_sets_and_decodes_large_ones() -> None:
 
 
 @pytest.mark.parametrize("policy", [None, ScoringPolicy(), ALWAYS], ids=["decode", "pi-policy", "score-all"])
-def test_the_loop_costs_what_the_plan_says(model, tg, declarations, policy) -> None:
+def test_the_loop_costs_what_the_plan_says(model, model_grammar, declarations, policy) -> None:
     for utterance, *_ in TYPICAL[:3]:
-        constraint = ToolCallConstraint.for_tokens(tg, model.generation_spec.eos_token_ids)
+        constraint = ToolCallConstraint.for_tokens(model_grammar, model.generation_spec.eos_token_ids)
         gen = stream_constrained(model, [Message(role="user", text=utterance)], declarations, constraint,
                                  model.options(max_new_tokens=80), scoring=Scoring(policy) if policy else None)
         list(gen)
-        expected = plan(tg, gen.token_ids[1:], policy)
+        expected = plan(model_grammar, gen.token_ids[1:], policy)
         expected.forced += 1  # <|tool_call>, forced before the grammar's root
         assert gen.counts == expected
 
 
-def test_scoring_takes_fewer_passes_and_the_pi_policy_never_more(tokenizer, token_grammar) -> None:
+def test_scoring_takes_fewer_passes_and_the_pi_policy_never_more(tokenizer, model_grammar) -> None:
     """Scoring every choice saves passes; with the Pi's costs (130 ms/pass, 7.5 ms/token) the fixture home's
     sets (12 tools, 13 switchable devices) are too wide to be worth it, so the policy decodes them."""
     decoded = scored = 0
     for _utterance, name, args in TYPICAL:
         ids = tokenizer(call_text(name, args), add_special_tokens=False)["input_ids"]
-        plain, pi, every = plan(token_grammar, ids), plan(token_grammar, ids, ScoringPolicy()), plan(token_grammar, ids, ALWAYS)
+        plain, pi, every = plan(model_grammar, ids), plan(model_grammar, ids, ScoringPolicy()), plan(model_grammar, ids, ALWAYS)
         assert plain.scored == 0 and plain.free <= 8 and pi.free <= plain.free
         assert pi.passes <= plain.passes and every.passes <= plain.passes and every.free <= 1
         decoded, scored = decoded + plain.passes, scored + every.passes

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
-from assistant.config.schema import ModelConfig
 from assistant.engine.constrained import stream_constrained
 from assistant.engine.constraint import ToolCallConstraint
 from assistant.engine.jumpforward import Scoring
@@ -15,22 +13,10 @@ from assistant.engine.model import GemmaModel
 from assistant.engine.sampling import SamplingParams
 from assistant.engine.scoring import ScoringPolicy
 from assistant.engine.tokengrammar import TokenGrammar
-from assistant.home import tools
 from assistant.protocols import Message, ToolCall
 from tests.grammar.test_jumpforward import check_valid
 
 pytestmark = pytest.mark.slow
-CFG = ModelConfig(decoder_precision="fp32", embed_precision="fp32", audio_precision="fp32")
-
-
-@pytest.fixture(scope="module")
-def model(grammar_model_dir) -> GemmaModel:
-    return GemmaModel.load(grammar_model_dir, CFG)
-
-
-@pytest.fixture(scope="module")
-def declarations(schema, registry) -> list[dict[str, Any]]:
-    return tools.declarations(schema, registry.devices())
 
 
 def constraint(model: GemmaModel, grammar) -> ToolCallConstraint:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import os
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +23,10 @@ SIZE = 256 * PAGE
 def _file(tmp_path: Path) -> tuple[Path, bytes]:
     data = np.random.default_rng(0).integers(0, 256, SIZE, dtype=np.uint8).tobytes()
     path = tmp_path / "weights.bin"
-    path.write_bytes(data)
+    with path.open("wb") as fh:  # on disk before it is mapped, as model weights are: dirty pages cannot be paged out
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
     return path, data
 
 

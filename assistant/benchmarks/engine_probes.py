@@ -12,7 +12,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,40 +215,40 @@ def loop_costs(model: GemmaModel, steps: int, rounds: int = 2) -> dict[str, floa
             if name != "plain":
                 times[name].extend(loop(dec, cache, first, steps).step_s)
                 continue
-            with _TimedRuns(dec.graph) as inner:
+            with _timed_runs(dec.graph) as inner:
                 run = loop(dec, cache, first, steps)
             times[name].extend(run.step_s)
-            outside.extend(total - spent for total, spent in zip(run.step_s, inner.seconds, strict=True))
+            outside.extend(total - spent for total, spent in zip(run.step_s, inner, strict=True))
     return {**{name: median_ms(values) for name, values in times.items()}, "in_step": median_ms(outside)}
 
 
-class _TimedRuns:
-    """While open, ``graph.session.run`` is timed call by call (``seconds``), through a thin wrapper."""
+class _TimedSession:
+    """A session whose ``run`` calls are timed one by one (``seconds``); everything else passes through."""
 
-    def __init__(self, graph: Any) -> None:
-        self.graph = graph
+    def __init__(self, session: Any) -> None:
+        self.session = session
         self.seconds: list[float] = []
 
-    def __enter__(self) -> _TimedRuns:
-        session, seconds = self.graph.session, self.seconds
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        start = now()
+        try:
+            return self.session.run(*args, **kwargs)
+        finally:
+            self.seconds.append(now() - start)
 
-        class Timed:
-            def run(self, *args: Any, **kwargs: Any) -> Any:
-                start = now()
-                try:
-                    return session.run(*args, **kwargs)
-                finally:
-                    seconds.append(now() - start)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.session, name)
 
-            def __getattr__(self, name: str) -> Any:
-                return getattr(session, name)
 
-        self._session = session
-        self.graph.session = Timed()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.graph.session = self._session
+@contextmanager
+def _timed_runs(graph: Any) -> Iterator[list[float]]:
+    """While open, ``graph``'s session runs are timed; yields their seconds, in call order."""
+    timed = _TimedSession(graph.session)
+    graph.session = timed
+    try:
+        yield timed.seconds
+    finally:
+        graph.session = timed.session
 
 
 def free_tokens(model: GemmaModel) -> list[int]:

@@ -10,6 +10,7 @@ from assistant.config.schema import ModelConfig
 from assistant.engine import contract
 from assistant.engine.audiostream import StagedEncoder, open_staged
 from assistant.engine.model_dir import check_graph_files, graph_file
+from assistant.engine.onnxfile import OnnxInfo
 from assistant.engine.optimized import optimised_path
 from assistant.engine.residency import ReleasingPages, external_data_files, release_clean_pages
 from assistant.engine.sessions import Graph, open_graph
@@ -18,16 +19,22 @@ from assistant.engine.spec import ModelSpec
 log = logging.getLogger("assistant.engine")
 
 
-def open_checked(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int, cfg: ModelConfig,
-                  graph_cache: Path, progress: Callable[[str], None] | None) -> tuple[Graph, StagedEncoder | None]:
-    """Check a graph's files and signature, optimise it when configured, load it, and check the session.
+def check_files(root: Path, name: str, precision: str, spec: ModelSpec, mel_bins: int) -> OnnxInfo:
+    """A graph's files and signature, checked before ONNX Runtime reads any weight."""
+    info = check_graph_files(root, name, precision)
+    contract.check_graph(name, Path(graph_file(name, precision)).name, info.inputs, info.outputs, spec, mel_bins)
+    return info
+
+
+def open_checked(root: Path, name: str, precision: str, info: OnnxInfo, spec: ModelSpec, mel_bins: int,
+                 cfg: ModelConfig, graph_cache: Path,
+                 progress: Callable[[str], None] | None) -> tuple[Graph, StagedEncoder | None]:
+    """Optimise a graph checked by :func:`check_files` (``info``) when configured, load it, and check the session.
 
     ``audio_encoder`` is loaded as its stages when ``cfg.stream_encoder`` and the graph can be split (its
     weights once; the stages are returned too, for incremental encoding); else as published."""
     rel = graph_file(name, precision)
     label = Path(rel).name
-    info = check_graph_files(root, name, precision)
-    contract.check_graph(name, label, info.inputs, info.outputs, spec, mel_bins)  # before ORT reads the weights
     path = optimised_path(root / rel, name, precision, cfg, graph_cache, progress)
     log.info("loading %s", path)
     release = cfg.release_weight_pages and name != "embed_tokens"  # embed_tokens repacks nothing: its pages are rows

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from assistant.config.schema import ModelConfig
-from assistant.engine import contract
 from assistant.engine.audiostream import StagedEncoder
 from assistant.engine.audioturn import AudioTurn
 from assistant.engine.constraint import Counts, ToolCallConstraint
@@ -31,8 +30,8 @@ from assistant.engine.events import EventRouter, Markers
 from assistant.engine.features import SAMPLE_RATE, FeatureExtractor, audio_token_count, fit_frames
 from assistant.engine.jumpforward import Scoring, decode_constrained
 from assistant.engine.liveturn import is_live, settle, stream_live
-from assistant.engine.loading import open_checked
-from assistant.engine.model_dir import Selection, check_dir, check_graph_files, graph_file
+from assistant.engine.loading import check_files, open_checked
+from assistant.engine.model_dir import Selection, check_dir
 from assistant.engine.ple_setup import ensure_ple_store
 from assistant.engine.prefixcache import PrefixCache, shared_length
 from assistant.engine.prompt import PromptBuilder, load_tokenizer
@@ -161,13 +160,12 @@ class GemmaModel:
         stages: StagedEncoder | None = None
         graph_cache = graph_cache or (cache_dir or default_cache_dir(root)) / "graphs"
         wanted = [(n, p) for n, p in selection.items() if n != "audio_encoder" or want_audio]
-        for name, precision in wanted:  # every file or signature problem first, in the usual order
-            info = check_graph_files(root, name, precision)
-            contract.check_graph(name, Path(graph_file(name, precision)).name, info.inputs, info.outputs, spec, mel_bins)
+        # every file or signature problem first, in the usual order
+        infos = {name: check_files(root, name, precision, spec, mel_bins) for name, precision in wanted}
         # decoder first: its load peak (original weights read while repacking) comes before the rest is resident
         for name, precision in reversed(wanted):
-            graphs[name], staged = open_checked(root, name, precision, spec, mel_bins, cfg, graph_cache,
-                                                 progress or log.warning)
+            graphs[name], staged = open_checked(root, name, precision, infos[name], spec, mel_bins, cfg, graph_cache,
+                                                progress or log.warning)
             stages = stages or staged
         features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
         ple = None

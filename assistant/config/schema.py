@@ -40,6 +40,8 @@ class AudioConfig:
     latency_s: float = opt(0.1, "PortAudio input latency in seconds", range=(0.005, 1.0))
     stall_timeout_s: float = opt(2.0, "No audio for this long means the microphone is lost; it is reopened", range=(0.2, 60.0))
     reopen_max_backoff_s: float = opt(10.0, "Longest wait between attempts to reopen a lost microphone", range=(0.1, 300.0))
+    volume: int = opt(80, "Playback volume in percent at the first start (then kept in the state directory)", range=(0, 100))
+    volume_step: int = opt(10, "How much 'louder' and 'quieter' change the volume, in percent", range=(1, 50))
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,32 @@ class TtsConfig:
 
 
 @dataclass(frozen=True)
+class AnnounceConfig:
+    enabled: bool = opt(True, "Speak texts published on the announce topics (and the Home Assistant notify entity)")
+    chime: bool = opt(True, "Play a chime before an announcement (a JSON payload's \"chime\" overrides it)")
+    max_chars: int = opt(400, "Longer announcements are refused", range=(1, 5000))
+    per_minute: int = opt(6, "Announcements accepted per minute, after a burst (more are refused)", range=(1, 600))
+    burst: int = opt(3, "Announcements accepted at once before the per-minute rate applies", range=(1, 100))
+    max_queued: int = opt(20, "Announcements waiting to be spoken at most (more are refused)", range=(1, 1000))
+
+
+@dataclass(frozen=True)
+class VoiceConfig:
+    language: str = opt("de", "Language code (en, de, fr, es)")
+    espeak_voice: str = opt("", "espeak-ng voice for it ('' = the built-in choice)")
+    piper_model: str = opt("", "Piper .onnx voice for it ('' = espeak-ng)")
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    default: str = opt("en", "The household's language: replies and fixed phrases when no other is detected",
+                       choices=("en", "de", "fr", "es"))
+    reply: str = opt("auto", "'auto': reply in the language the user spoke; 'fixed': always in the default language",
+                     choices=("auto", "fixed"))
+    voices: tuple[VoiceConfig, ...] = opt((), "Per-language voices ([[language.voices]] tables)")
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     state_dir: str = opt("", "State directory ('' = $STATE_DIRECTORY, else ~/.local/state/assistant)")
     follow_up_s: float = opt(5.0, "Listen again without the wake word for this long after a reply", range=(0.0, 60.0))
@@ -201,4 +229,6 @@ class Config:
     tiers: TiersConfig = field(default_factory=TiersConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    announce: AnnounceConfig = field(default_factory=AnnounceConfig)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
     source: str = field(default="(built-in defaults)", compare=False)

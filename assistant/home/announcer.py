@@ -32,6 +32,19 @@ class Link(Protocol):
     def subscribe(self, filters: set[str]) -> None: ...
 
 
+class Extension(Protocol):
+    """More entities of the assistant's device (``assistant.home.voice_entities``): their discovery
+    components, the topics they listen on, their retained states (topic -> value) and their commands."""
+
+    def components(self) -> dict[str, dict[str, Any]]: ...
+
+    def subscriptions(self) -> set[str]: ...
+
+    def states(self) -> dict[str, str]: ...
+
+    def handle(self, topic: str, payload: bytes) -> bool: ...
+
+
 class Announcer:
     def __init__(self, cfg: MqttConfig, link: Link | None = None) -> None:
         self.node = slug(cfg.client_id) or "assistant"
@@ -43,6 +56,15 @@ class Announcer:
         self._lock = threading.Lock()
         self._values: dict[str, str] = {"status": "idle", "mute": "OFF", "last_utterance": "", "last_action": ""}
         self._mute_listeners: list[Callable[[bool], None]] = []
+        self.extensions: list[Extension] = []
+
+    def extend(self, extension: Extension) -> None:
+        """Add entities (after connecting too: they are subscribed and announced at once)."""
+        self.extensions.append(extension)
+        if self.link:
+            self.link.subscribe(extension.subscriptions())  # kept for every reconnect
+            if self.link.connected:
+                self.announce()
 
     # ---- what the service calls --------------------------------------------------------------
 
@@ -76,7 +98,8 @@ class Announcer:
     # ---- MQTT side ---------------------------------------------------------------------------
 
     def subscriptions(self) -> set[str]:
-        return {f"{self.root}/mute/set", f"{self.prefix}/status"}
+        extra = {t for e in self.extensions for t in e.subscriptions()}
+        return {f"{self.root}/mute/set", f"{self.prefix}/status", *extra}
 
     def handles(self, topic: str) -> bool:
         return topic in self.subscriptions() or topic == self.config_topic
@@ -88,6 +111,8 @@ class Announcer:
             self.announce()
         elif topic == f"{self.root}/mute/set" and text.upper() in ("ON", "OFF"):
             self._set("mute", text.upper())
+        else:
+            any(e.handle(topic, payload) for e in self.extensions)
 
     def announce(self) -> None:
         """Publish availability, the discovery config and every current state (on connect)."""
@@ -99,6 +124,9 @@ class Announcer:
             values = dict(self._values)
         for key, value in values.items():
             self.link.publish(f"{self.root}/{key}", value, retain=True)
+        for extension in self.extensions:
+            for topic, value in extension.states().items():
+                self.link.publish(topic, value, retain=True)
 
     def goodbye(self) -> None:
         if self.link:
@@ -110,7 +138,7 @@ class Announcer:
         def sensor(key: str, name: str, **extra: Any) -> dict[str, Any]:
             return {"p": "sensor", "name": name, "unique_id": f"{n}_{key}", "state_topic": f"{r}/{key}", **extra}
 
-        return {
+        config: dict[str, Any] = {
             "dev": {"ids": [n], "name": "Voice assistant", "mf": "assistant", "mdl": "Gemma 4 E2B voice assistant",
                     "sw": __version__},
             "o": {"name": "assistant", "sw": __version__, "url": "https://github.com/"},
@@ -125,6 +153,9 @@ class Announcer:
                                   json_attributes_topic=f"{r}/latency", state_class="measurement"),
             },
         }
+        for extension in self.extensions:
+            config["cmps"].update(extension.components())
+        return config
 
     def _set(self, key: str, value: str) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ from assistant.config.schema import ServiceConfig
 from assistant.logs import RateLimitedLog
 from assistant.protocols import SAMPLE_RATE, AudioSource, LiveAudio, Message, Samples
 from assistant.service.latency import LatencyLog, LatencyRecord
-from assistant.service.ports import Announcer, Endpointer, NoSpeech, SpeechStart, Utterance, WakeDetector
+from assistant.service.ports import Announcer, Endpointer, Interjections, NoSpeech, SpeechStart, Utterance, WakeDetector
 from assistant.service.sdnotify import WatchdogPinger
 from assistant.service.tones import no_speech_tone
 from assistant.service.turn import Stages, Turn, TurnResult
@@ -62,6 +62,7 @@ class Assistant:
         on_first_frame: Callable[[], None] = lambda: None,
         on_turn: Callable[[Turn, TurnResult], None] = lambda turn, result: None,
         on_close: Callable[[], None] = lambda: None,
+        interjections: Interjections | None = None,
     ) -> None:
         self.source, self.detector, self.endpointer = source, detector, endpointer
         self.stages, self.announcer, self.latency = stages, announcer, latency
@@ -86,6 +87,8 @@ class Assistant:
         self._announce_errors = RateLimitedLog(log)
         self._closed = False
         self._busy_since: float | None = None  # when the engine thread took its current turn
+        self.interjections = interjections  # what the assistant says unasked (announcements), when idle
+        self._interjecting = False
 
     # ---- public -------------------------------------------------------------------------
     def run(self) -> None:
@@ -126,6 +129,7 @@ class Assistant:
         self.frames += 1
         self.stream_t += len(frame) / SAMPLE_RATE
         self._drain_control()
+        self._interject()
         if not self._engine_stuck() and self.pinger is not None:
             self.pinger.tick(self._frame_mono)
         if self.state in (IDLE, LISTENING, FOLLOW_UP) and self._muted():
@@ -139,6 +143,27 @@ class Assistant:
             self._barge_in()
         elif self.state in (LISTENING, FOLLOW_UP):
             self._feed_endpointer(frame)
+
+    def _interject(self) -> None:
+        """Idle: speak what waits unasked (an announcement) as SPEAKING, back to idle when it has played;
+        the wake word interrupts it like a reply. Never during a turn, listening or a follow-up."""
+        if self._interjecting:
+            if self.state != SPEAKING:
+                self._interjecting = False
+            elif not self.stages.player.speaking:
+                self._interjecting = False
+                self.detector.gate(False)
+                self._to_idle()
+            return
+        if self.interjections is None or self.state != IDLE or self.turn is not None:
+            return
+        job = self.interjections.next_job()
+        if job is None:
+            return
+        self._interjecting = True
+        self.detector.gate(True)
+        self.stages.player.play(job)
+        self._set_state(SPEAKING)
 
     def _while_muted(self) -> None:
         """Muted (from MQTT): no wake-word detection and no listening; a reply already under way finishes."""
@@ -345,6 +370,7 @@ class Assistant:
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while not self.stopping.is_set() and time.monotonic() < deadline:
             self._drain_control()
+            self._interject()
             if self.state not in (THINKING, SPEAKING):
                 return
             time.sleep(0.02)

@@ -71,6 +71,13 @@ class Announcer(Protocol):
     def muted(self) -> bool: ...
 
 
+@runtime_checkable
+class Interjections(Protocol):
+    """What the assistant says unasked (announcements): the loop takes the next job only while idle."""
+
+    def next_job(self) -> Iterable[AudioChunk] | None: ...
+
+
 TimingSink = Callable[[str, float], None]
 """``sink(stage, time.monotonic())``: a stage reports a moment of the current turn."""
 

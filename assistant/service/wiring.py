@@ -24,7 +24,16 @@ from assistant.service.actions import ActionRunner
 from assistant.service.adapters import TimedBus, TimedEngine, grammar_start, latency_sensor, model_start
 from assistant.service.latency import FILE_NAME, LatencyLog
 from assistant.service.loop import Assistant
-from assistant.service.ports import Announcer, Endpointer, LatencyPublisher, NullAnnouncer, Player, Timed, WakeDetector
+from assistant.service.ports import (
+    Announcer,
+    Endpointer,
+    Interjections,
+    LatencyPublisher,
+    NullAnnouncer,
+    Player,
+    Timed,
+    WakeDetector,
+)
 from assistant.service.sdnotify import Notifier, WatchdogPinger
 from assistant.service.turn import STOP_TOOL_NAME, Stages, turn_tools
 
@@ -48,6 +57,8 @@ class Parts:
     timed: tuple[Timed, ...] = ()
     closers: list[Callable[[], object]] = field(default_factory=list)
     stream_audio: bool = False  # the engine takes live audio (``Message.live``, the local Gemma model)
+    interjections: Interjections | None = None  # announcements, spoken while idle
+    system_prompt: str = ""  # '' = config.model.system_prompt
 
 
 class NoDevicesBus:
@@ -79,8 +90,8 @@ def build_assistant(
         file_records=config.service.latency_file_records,
         publisher=parts.latency_publisher,
     )
-    stages = Stages(parts.engine, parts.bus, parts.tts, parts.player, ActionRunner(parts.bus), config.model.system_prompt,
-                    timed=parts.timed, stream_audio=parts.stream_audio)
+    stages = Stages(parts.engine, parts.bus, parts.tts, parts.player, ActionRunner(parts.bus),
+                    parts.system_prompt or config.model.system_prompt, timed=parts.timed, stream_audio=parts.stream_audio)
     return Assistant(
         parts.source,
         parts.detector,
@@ -92,6 +103,7 @@ def build_assistant(
         pinger=WatchdogPinger(notifier),
         on_first_frame=lambda: _ready(notifier),
         on_close=lambda: _close_all(parts.closers),
+        interjections=parts.interjections,
     )
 
 
@@ -210,8 +222,10 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
     from assistant.audio import factory
     from assistant.audio.endpoint import Endpointer as AudioEndpointer
     from assistant.engine.model_dir import check_dir
+    from assistant.service.everyday import Everyday, with_reply_language
     from assistant.tiers import build_router
 
+    config = with_reply_language(config)
     check_dir(model_dir(config))  # the cheap checks first: no model, no microphone are one line at once
     if source is None:
         check_microphone(config)
@@ -219,15 +233,17 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
     bus, home = open_bus(config, status)
     closers: list[Callable[[], object]] = [home.close] if home is not None else []
     try:
+        everyday = Everyday.build(config, home)
+        bus = everyday.with_tools(bus)
         local = local_engine(model, bus, grammar_mode(config))
         warm_prefix(model, bus, home, config, status)
         status("Opening audio")
         detector = factory.make_wakeword(config.wakeword)
         endpointer = AudioEndpointer(config.vad, factory.make_vad(config.vad))
-        tts = factory.make_tts(config.tts)
+        tts = everyday.tts
         if source is None:
             source = factory.open_source(config.audio)
-        player = factory.make_player(config.audio)
+        player = everyday.player(factory.make_player(config.audio))
     except BaseException:
         _close_all(closers)
         raise
@@ -244,4 +260,6 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         timed=(local,),
         closers=closers,
         stream_audio=config.service.stream_audio and bool(getattr(model, "has_audio", False)),
+        interjections=everyday.announcements,
+        system_prompt=config.model.system_prompt,
     )

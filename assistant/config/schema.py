@@ -217,6 +217,7 @@ class ServiceConfig:
                             choices=("auto", "constrain", "force", "off"))
     stream_audio: bool = opt(True, "Encode and prefill speech while the user is still speaking (the local model), "
                              "so the wait after the end of speech does not grow with the utterance")
+    own_tools: bool = opt(True, "Offer the model the assistant's own tools (set_volume) beside the device tools")
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ class Everyday:
         tts = LanguageTts(config.tts, config.language)
         tts.voice(config.language.default)  # a missing espeak-ng or Piper voice fails here, at start-up
         queue = AnnouncementQueue(config.announce, tts, config.mqtt.area) if config.announce.enabled else None
-        everyday = cls(volume, tts, queue, [VolumeTools(volume)])
+        everyday = cls(volume, tts, queue, [VolumeTools(volume)] if config.service.own_tools else [])
         if home is not None and config.mqtt.announce:
             everyday.attach(home.announcer, config.mqtt.announce_topic)
         return everyday

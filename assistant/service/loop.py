@@ -129,11 +129,11 @@ class Assistant:
         self.frames += 1
         self.stream_t += len(frame) / SAMPLE_RATE
         self._drain_control()
-        self._interject()
         if not self._engine_stuck() and self.pinger is not None:
             self.pinger.tick(self._frame_mono)
         if self.state in (IDLE, LISTENING, FOLLOW_UP) and self._muted():
             self._while_muted()
+            self._interject()
             return
         heard = self.detector.detect(frame)
         if heard and self.state == IDLE:
@@ -143,6 +143,7 @@ class Assistant:
             self._barge_in()
         elif self.state in (LISTENING, FOLLOW_UP):
             self._feed_endpointer(frame)
+        self._interject()
 
     def _interject(self) -> None:
         """Idle: speak what waits unasked (an announcement) as SPEAKING, back to idle when it has played;

@@ -46,7 +46,9 @@ def device_broker(directory: Path, only_fan: bool = False) -> Broker:
 
 
 def write_config(path: Path, model: Path, state: Path, broker: Broker | None, **service: Any) -> Path:
-    """A config for the tiny model, espeak TTS, the PulseAudio speaker and ``broker`` (None: MQTT off)."""
+    """A config for the tiny model, espeak TTS, the PulseAudio speaker and ``broker`` (None: MQTT off).
+    The assistant's own tools are off unless asked for: the random tiny model must pick a device tool."""
+    service.setdefault("own_tools", False)
     service_lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in service.items())
     mqtt = (f'enabled = true\nhost = "127.0.0.1"\nport = {broker.port}\nclient_id = "e2e-assistant"\n'
             "state_echo_timeout_s = 0.3\nconnect_timeout_s = 3.0\n") if broker else "enabled = false\n"

@@ -140,3 +140,27 @@ def test_a_fixed_reply_language_never_switches_voice():
     stream.end()
     _audio(stream)
     assert [v for v, _ in tts.spoken] == ["espeak:de", "espeak:de"] and tts.spoken[-1][1] == "Erledigt."
+
+
+@needs_espeak
+def test_a_piper_voice_per_language_from_config_and_espeak_for_the_others(tmp_path):
+    pytest.importorskip("piper")
+    pytest.importorskip("onnx")
+    from ..audio.tiny_piper import HOP, write_tiny_voice
+
+    model = str(write_tiny_voice(tmp_path))
+    tts = LanguageTts(TtsConfig(), LanguageConfig(voices=(VoiceConfig(language="de", piper_model=model),)))
+    stream = SpeechStream(tts)
+    stream.say(REPLIES["de"][1])
+    stream.say(REPLIES["en"][1])
+    stream.end()
+    chunks = list(stream)
+    assert [v for v, _ in tts.spoken] == [f"piper:{model}", "espeak:en-us"]
+    assert chunks[0].sample_rate == 16000 and len(chunks[0].samples) % HOP == 0  # the (tiny) Piper voice
+    assert chunks[-1].sample_rate == 22050  # espeak-ng
+
+
+def test_a_piper_voice_that_cannot_load_falls_back_to_espeak_ng(tmp_path, caplog):
+    config = LanguageConfig(voices=(VoiceConfig(language="es", piper_model=str(tmp_path / "missing.onnx")),))
+    voice, tts = LanguageTts(TtsConfig(), config).voice("es")
+    assert voice.piper and type(tts).__name__ == "EspeakTts" and "speaking Spanish with espeak-ng" in caplog.text

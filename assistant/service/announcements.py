@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from assistant.audio.playback import sentences
 from assistant.config.schema import AnnounceConfig
+from assistant.logs import RateLimitedLog
 from assistant.protocols import AudioChunk, Tts
 from assistant.service.speech import Multilingual
 from assistant.service.tones import tone
@@ -141,6 +142,7 @@ class AnnouncementQueue:
         self.report = report or (lambda status, text, reason: None)
         self._queue: deque[Announcement] = deque()
         self._lock = threading.Lock()
+        self._refusals = RateLimitedLog(log, 10.0)  # a flood must not flood the journal too
         self.spoken: list[str] = []
 
     def __len__(self) -> int:
@@ -155,7 +157,7 @@ class AnnouncementQueue:
                 return "ignored"
             self.submit(announcement)
         except Refused as why:
-            log.warning("announcement refused: %s", why)
+            self._refusals.warning("announcement refused: %s", why)
             self.report("refused", payload[:80].decode("utf-8", "replace"), str(why))
             return f"refused: {why}"
         return "queued"

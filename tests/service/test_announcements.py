@@ -192,3 +192,15 @@ def test_an_announcement_waiting_when_the_wake_word_comes_lets_the_user_speak_fi
     assistant.run()
     assert tts.said == ["Okay.", "Spoken after the conversation."]
     assert assistant.transitions == [IDLE, LISTENING, THINKING, SPEAKING, IDLE, SPEAKING, IDLE]
+
+
+def test_muted_the_assistant_still_speaks_announcements(tmp_path):
+    queue = AnnouncementQueue(AnnounceConfig(chime=False), FakeTts())
+    queue.receive(b"Heard even when the microphone is muted.")
+    steps = [("until", lambda a: not queue.pending() and a.state == IDLE and not a.stages.player.speaking, 10), WAKE,
+             *speech(10), *QUIET]
+    assistant, tts, _ = _assistant(tmp_path, steps, [], queue)
+    assistant.announcer.muted = True
+    assistant.run()
+    assert tts.said == ["Heard even when the microphone is muted."]
+    assert LISTENING not in assistant.transitions  # muted: the wake word is not listened for

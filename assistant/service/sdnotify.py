@@ -30,6 +30,7 @@ class Notifier:
         self.watchdog_s = _watchdog_interval(env)
         self._sock: socket.socket | None = None
         self._warned = False
+        self.dropped = 0
 
     @property
     def enabled(self) -> bool:
@@ -42,8 +43,12 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._sock.sendto("\n".join(fields).encode(), self.address)
+            # Never block the main loop: a full queue (a reader that is not reading) drops the message.
+            self._sock.sendto("\n".join(fields).encode(), socket.MSG_DONTWAIT, self.address)
             return True
+        except BlockingIOError:
+            self.dropped += 1
+            return False
         except OSError as err:
             if not self._warned:
                 log.warning("cannot notify systemd at %r: %s", self.address, err)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 
 import pytest
@@ -129,3 +130,19 @@ def test_stuck_engine_abandons_the_turn_and_withholds_the_watchdog(tmp_path, not
     assert received.count("WATCHDOG=1") == assistant.pinger.pings  # every ping went out on the socket
     assert marks["pings"] >= 2  # while listening and for the first 0.3 s of the turn
     assert assistant.pinger.pings == marks["pings"]  # 0.6 s of audio after the turn was abandoned: no ping
+
+
+def test_a_reader_that_does_not_read_never_blocks_the_sender(tmp_path):
+    """A full notify queue drops messages instead of blocking the main loop (and counts them)."""
+    path = str(tmp_path / "notify")
+    reader = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    reader.bind(path)
+    try:
+        notifier = Notifier(environ={"NOTIFY_SOCKET": path})
+        results = [notifier.watchdog() for _ in range(2000)]  # far past any datagram queue length
+        assert results[0] is True
+        assert results.count(False) == notifier.dropped > 0
+        assert reader.recv(64) == b"WATCHDOG=1"
+        notifier.close()
+    finally:
+        reader.close()

@@ -52,14 +52,21 @@ def load_config(explicit: str | None = None, environ: Mapping[str, str] | None =
     return dataclasses.replace(_with_secrets(config, source, base_dir, env), source=source)
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A TOML file as a dict; unreadable, non-UTF-8, malformed or absurdly nested files are one ConfigError."""
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read()
     except OSError as err:
-        raise ConfigError(str(path), "", f"cannot read config file ({err.strerror})") from None
+        raise ConfigError(str(path), "", f"cannot read {what} ({err.strerror})") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(str(path), "", f"not UTF-8 text (byte {err.start}); save the {what} as UTF-8") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(str(path), "", f"invalid TOML ({err})") from None
+    except RecursionError:
+        raise ConfigError(str(path), "", "invalid TOML (nested too deeply)") from None
 
 
 def env_overrides(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
@@ -148,6 +155,8 @@ def _check(f: dataclasses.Field[Any], hint: Any, value: Any, source: str, key: s
         value, ok = float(value), True
     if not ok:
         raise ConfigError(source, key, f"= {_show(value)}: expected {expected}")
+    if isinstance(value, str) and not _is_text(value):
+        raise ConfigError(source, key, f"= {_show(value)}: not valid Unicode text")
     choices = f.metadata.get("choices")
     if choices and value not in choices:
         raise ConfigError(source, key, f"= {_show(value)}: not allowed (allowed: {', '.join(map(str, choices))})")
@@ -197,9 +206,17 @@ def read_secret(
         raise ConfigError(source, key, f"= {_show(str(path))}: secret file is not UTF-8 text") from None
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from a non-UTF-8 environment variable
+        return False
+    return True
+
+
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return f'"{value}"'
+        return f'"{value[:80]}..."' if len(value) > 80 else f'"{value}"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):

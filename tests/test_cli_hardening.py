@@ -284,3 +284,23 @@ def test_config_show_example_file_checks(tmp_path, clean_home):
     copy.write_text(shown.stdout)
     os.chmod(copy, stat.S_IRUSR | stat.S_IWUSR)
     assert run_cli("config", "check", str(copy), env=env).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n", "invalid TOML (nested too deeply)"),
+        (b'[service]\nstate_dir = "~nosuchuser/state"\n', "service.state_dir = \"~nosuchuser/state\": no such user's home"),
+        (b'[mqtt]\nca_file = "a\\u0000b"\n', 'mqtt.ca_file = "a\\x00b": a path cannot contain a NUL character'),
+        (b'[model]\nsystem_prompt = 3\n', "model.system_prompt = 3: expected a string"),
+        (b'[mqtt]\n"pr\\not" = 1\n', "mqtt.pr\\not: unknown key"),
+    ],
+    ids=["deep", "unknown-user", "nul", "type", "newline-key"],
+)
+def test_hostile_documents_are_one_line(tmp_path, clean_home, document, expected):
+    config = tmp_path / "config.toml"
+    config.write_bytes(document)
+    result = run_cli("config", "check", str(config), env={"HOME": str(clean_home)})
+    _no_traceback(result)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr

@@ -19,6 +19,9 @@ from assistant.config.schema import Config
 from assistant.errors import ConfigError
 
 ENV_PREFIX = "ASSISTANT_"
+# String fields that name a file or directory: checked at load so no later ``Path`` call can fail on them.
+PATH_FIELDS = frozenset({"dir", "state_dir", "graph_cache_dir", "password_file", "api_key_file", "ca_file", "cert_file",
+                         "key_file", "overrides_file", "piper_model", "silero_model"})
 SEARCH_PATHS = (Path("~/.config/assistant/config.toml"), Path("/etc/assistant/config.toml"))
 
 
@@ -26,7 +29,10 @@ def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path |
     """The file to read, or None for built-in defaults. An explicit path must exist."""
     chosen = explicit or environ.get("ASSISTANT_CONFIG")
     if chosen:
-        path = Path(chosen).expanduser()
+        try:
+            path = Path(chosen).expanduser()
+        except RuntimeError:  # ~name of an unknown user
+            raise ConfigError(chosen, "", "config file not found (no such user's home directory)") from None
         if not path.is_file():
             raise ConfigError(str(path), "", "config file not found")
         return path
@@ -157,6 +163,8 @@ def _check(f: dataclasses.Field[Any], hint: Any, value: Any, source: str, key: s
         raise ConfigError(source, key, f"= {_show(value)}: expected {expected}")
     if isinstance(value, str) and not _is_text(value):
         raise ConfigError(source, key, f"= {_show(value)}: not valid Unicode text")
+    if isinstance(value, str) and (f.name in PATH_FIELDS or key == "wakeword.model"):
+        _check_path(value, source, key)
     choices = f.metadata.get("choices")
     if choices and value not in choices:
         raise ConfigError(source, key, f"= {_show(value)}: not allowed (allowed: {', '.join(map(str, choices))})")
@@ -204,6 +212,15 @@ def read_secret(
         raise ConfigError(source, key, f"= {_show(str(path))}: cannot read secret file ({err.strerror})") from None
     except UnicodeDecodeError:
         raise ConfigError(source, key, f"= {_show(str(path))}: secret file is not UTF-8 text") from None
+
+
+def _check_path(value: str, source: str, key: str) -> None:
+    if "\0" in value:
+        raise ConfigError(source, key, f"= {_show(value)}: a path cannot contain a NUL character")
+    try:
+        Path(value).expanduser()
+    except RuntimeError:  # ~name of an unknown user
+        raise ConfigError(source, key, f"= {_show(value)}: no such user's home directory") from None
 
 
 def _is_text(value: str) -> bool:

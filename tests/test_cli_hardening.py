@@ -304,3 +304,15 @@ def test_hostile_documents_are_one_line(tmp_path, clean_home, document, expected
     _no_traceback(result)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
+
+
+def test_models_pull_into_an_unusable_place_fails_before_downloading(tmp_path, clean_home):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = {"HOME": str(clean_home), "ASSISTANT_SERVICE__STATE_DIR": str(blocker), "HF_HUB_OFFLINE": "1"}
+    for args in (["e2b"], ["e4b"], ["e2b", "--dir", "/proc/assistant-model"]):
+        result = run_cli("models", "pull", *args, env=env)
+        _no_traceback(result)
+        assert result.returncode == 1
+        assert result.stderr.startswith("assistant: error: cannot put the model in ") and "--dir" in result.stderr
+        assert "Hugging Face" not in result.stderr  # nothing was tried yet

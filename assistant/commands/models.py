@@ -9,7 +9,9 @@ from typing import Any
 
 from assistant.config import load_config, model_dir, state_dir
 from assistant.config.schema import PRECISIONS
+from assistant.config.validate import directory_problem
 from assistant.engine.hub import REPOS, default_dir_name
+from assistant.errors import AssistantError
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +49,9 @@ def _pull(args: argparse.Namespace) -> int:
         dest = configured
     else:  # model.dir (default: E2B) is not overwritten by another model
         dest = state_dir(config) / "models" / default_dir_name(args.model)
+    problem = directory_problem(dest)
+    if problem:  # before the download starts, not after
+        raise AssistantError(f"cannot put the model in {dest}: {problem} (choose another place with --dir)")
     m = config.model
     graphs = ["embed_tokens", "decoder_model_merged"] + ([] if args.text_only else ["audio_encoder"])
     if args.precision:

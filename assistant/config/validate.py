@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from assistant.config.paths import graph_cache_dir, state_dir
-from assistant.config.schema import WAKE_MODELS, Config
+from assistant.config.schema import WAKE_MODELS, Config, RouteRuleConfig
 from assistant.errors import ConfigError
 
 log = logging.getLogger("assistant.config")
@@ -160,14 +162,30 @@ def _files(config: Config) -> list[Finding]:
     return found
 
 
-def _tiers(config: Config) -> list[Finding]:
-    from assistant.tiers.rules import compile_rules
-
-    found = []
+def compile_rule(rule: RouteRuleConfig, index: int, tier_names: Sequence[str], source: str) -> re.Pattern[str]:
+    """One routing rule's pattern, compiled (case-insensitive); a bad pattern or tier is a ConfigError.
+    ``tiers.rules.compile_rules`` uses this, so ``config check`` and the router agree."""
+    key = f"tiers.rules[{index}]"
+    if not rule.pattern:
+        raise ConfigError(source, f"{key}.pattern", "is empty")
     try:
-        compile_rules(config.tiers.rules, [t.name for t in config.tiers.remote], config.source)
-    except ConfigError as err:
-        found.append(Finding(ERROR, err.key, err.problem))
+        pattern = re.compile(rule.pattern, re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError) as err:
+        raise ConfigError(source, f"{key}.pattern", f'= "{rule.pattern}": not a regular expression ({err})') from None
+    allowed = ("local", "remote", *tier_names)
+    if rule.tier not in allowed:
+        raise ConfigError(source, f"{key}.tier", f'= "{rule.tier}": not allowed (allowed: {", ".join(allowed)})')
+    return pattern
+
+
+def _tiers(config: Config) -> list[Finding]:
+    found = []
+    names = [t.name for t in config.tiers.remote]
+    for i, rule in enumerate(config.tiers.rules):
+        try:
+            compile_rule(rule, i, names, config.source)
+        except ConfigError as err:
+            found.append(Finding(ERROR, err.key, err.problem))
     for i, tier in enumerate(config.tiers.remote):
         parts = urlsplit(tier.url)
         try:

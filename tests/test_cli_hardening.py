@@ -144,6 +144,7 @@ BAD_FOR_RUN = [
     ('[wakeword]\nmodel = "/nonexistent/hey.onnx"\n', "wakeword.model", "no such file"),
     ('[mqtt]\ntls = true\nca_file = "/nonexistent/ca.pem"\n', "mqtt.ca_file", "no such file"),
     ('[mqtt]\noverrides_file = "/nonexistent/overrides.toml"\n', "mqtt.overrides_file", "no such file"),
+    ('[mqtt]\noverrides_file = "/proc/self/cmdline"\n', "mqtt.overrides_file", "invalid TOML"),
     ('[tts]\nengine = "piper"\nfallback = false\npiper_model = "/nonexistent/v.onnx"\n', "tts.piper_model",
      "no such file"),
     ('[vad]\nengine = "silero"\nsilero_model = "/tmp"\n', "vad.silero_model", "is a directory"),

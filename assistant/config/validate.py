@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from assistant.config.loader import read_toml
 from assistant.config.paths import graph_cache_dir, state_dir
 from assistant.config.schema import WAKE_MODELS, Config, RouteRuleConfig
 from assistant.errors import ConfigError
@@ -156,6 +157,11 @@ def _files(config: Config) -> list[Finding]:
         problem = "no such file" if not path.exists() else readable_problem(path)
         if problem:
             found.append(Finding(level, key, f'= "{value}": {problem}'))
+        elif key == "mqtt.overrides_file":
+            try:
+                read_toml(path, "overrides file")  # its entries are checked when the home loads it
+            except ConfigError as err:
+                found.append(Finding(ERROR, key, f'= "{value}": {err.problem}'))
     if config.model.dir and not Path(config.model.dir).expanduser().is_dir():
         found.append(Finding(ERROR, "model.dir", f'= "{config.model.dir}": no such directory '
                              "(run 'assistant models pull e2b --dir DIR', or fix the path)"))

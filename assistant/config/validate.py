@@ -36,13 +36,14 @@ class Finding:
     level: str
     key: str
     problem: str
+    logged_at_run: bool = True  # False where the stage itself warns when it starts (Piper's espeak-ng fallback)
 
     def error(self, source: str) -> ConfigError:
         return ConfigError(source, self.key, self.problem)
 
 
 def findings(config: Config) -> list[Finding]:
-    """Every problem this configuration has on this machine, errors and warnings, in key order."""
+    """Every problem this configuration has on this machine, errors and warnings, grouped by kind."""
     found = _state(config) + _wakeword(config) + _files(config) + _tiers(config) + _permissions(config)
     return found
 
@@ -62,7 +63,8 @@ def _raise_or_warn(config: Config, found: list[Finding]) -> None:
         if finding.level == ERROR:
             raise finding.error(config.source)
     for finding in found:
-        log.warning("%s", finding.error(config.source))
+        if finding.logged_at_run:
+            log.warning("%s", finding.error(config.source))
 
 
 def directory_problem(path: Path) -> str:
@@ -151,12 +153,13 @@ def _files(config: Config) -> list[Finding]:
     for key, value, level in _named_files(config):
         if not value:
             if key == "tts.piper_model":
-                found.append(Finding(level, key, 'is empty: tts.engine = "piper" needs a Piper .onnx voice'))
+                found.append(Finding(level, key, 'is empty: tts.engine = "piper" needs a Piper .onnx voice',
+                                     logged_at_run=level == ERROR))
             continue
         path = Path(value).expanduser()
         problem = "no such file" if not path.exists() else readable_problem(path)
         if problem:
-            found.append(Finding(level, key, f'= "{value}": {problem}'))
+            found.append(Finding(level, key, f'= "{value}": {problem}', logged_at_run=level == ERROR))
         elif key == "mqtt.overrides_file":
             try:
                 read_toml(path, "overrides file")  # its entries are checked when the home loads it

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from assistant import __version__, commands
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, one_line
 from assistant.logs import setup_logging
 
 log = logging.getLogger("assistant")
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except AssistantError as err:
-        print(f"assistant: error: {err}", file=sys.stderr)
+        print(f"assistant: error: {one_line(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("assistant: interrupted", file=sys.stderr)

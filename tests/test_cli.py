@@ -80,7 +80,7 @@ def test_config_show_hides_secrets(tmp_path, clean_home):
     result = run_cli("config", "show", str(path), env={"HOME": str(clean_home)})
     assert result.returncode == 0
     assert "hunter2" not in result.stdout
-    assert 'password = "<set>"' in result.stdout
+    assert "# password: set; never shown" in result.stdout and "<set>" not in result.stdout
 
 
 def test_devices_lists_or_explains(clean_home):

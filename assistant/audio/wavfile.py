@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 import wave
@@ -15,6 +16,9 @@ from assistant.errors import AssistantError
 from assistant.protocols import SAMPLE_RATE, Samples
 
 PCM, FLOAT, EXTENSIBLE = 1, 3, 0xFFFE
+MAX_AUDIO_S = 30.0  # Gemma 4 hears at most 30 s of audio in one turn
+
+log = logging.getLogger("assistant.audio")
 
 
 def _chunks(data: bytes) -> dict[bytes, bytes]:
@@ -81,6 +85,16 @@ def load_wav_16k(path: str | Path) -> Samples:
     """A WAV file as 16 kHz mono int16."""
     samples, rate = read_wav(path)
     return resample(samples, rate, SAMPLE_RATE)
+
+
+def cap_audio(samples: Samples, label: str, max_s: float = MAX_AUDIO_S) -> Samples:
+    """The first ``max_s`` seconds of 16 kHz ``samples``; cutting anything off logs one warning naming ``label``."""
+    limit = int(max_s * SAMPLE_RATE)
+    if len(samples) <= limit:
+        return samples
+    log.warning("%s is %.1f s long; only its first %g s are used (one turn takes at most %g s of audio)",
+                label, len(samples) / SAMPLE_RATE, max_s, max_s)
+    return samples[:limit]
 
 
 def write_wav(path: str | Path, samples: Samples, rate: int = SAMPLE_RATE) -> None:

@@ -15,7 +15,10 @@ from typing import Any
 
 from assistant.config import load_config, model_dir
 from assistant.config.schema import PRECISIONS
-from assistant.errors import AssistantError
+from assistant.config.validate import require_state_dirs
+from assistant.errors import AssistantError, UsageError
+
+SEED_MAX = 2**31 - 1  # model.seed's range
 
 
 def register(subparsers: Any) -> None:
@@ -41,11 +44,13 @@ def _model_config(args: argparse.Namespace) -> Any:
         changes.update(decoder_precision=args.precision, embed_precision=args.precision, audio_precision=args.precision)
     if args.max_new_tokens is not None:
         if args.max_new_tokens < 1:
-            raise AssistantError("--max-new-tokens must be at least 1")
+            raise UsageError("--max-new-tokens must be at least 1")
         changes["max_new_tokens"] = args.max_new_tokens
     if args.sample:
         changes["sample"] = True
     if args.seed is not None:
+        if not 0 <= args.seed <= SEED_MAX:
+            raise UsageError(f"--seed {args.seed}: expected 0 to {SEED_MAX}")
         changes["seed"] = args.seed
     if args.thinking:
         changes["thinking"] = True
@@ -68,7 +73,7 @@ def _load_tools(path: str | None) -> list[dict[str, Any]]:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from assistant.audio.wavfile import load_wav_16k
+    from assistant.audio.wavfile import cap_audio, load_wav_16k
     from assistant.config import graph_cache_dir
     from assistant.engine.model import GemmaModel
     from assistant.service.oneshot import ask_once
@@ -76,10 +81,11 @@ def _ask(args: argparse.Namespace) -> int:
 
     if not args.text and not args.audio:
         raise AssistantError("nothing to ask: give some text, --audio FILE, or both")
-    tools = _load_tools(args.tools)
-    audio = load_wav_16k(args.audio) if args.audio else None
     config = load_config(args.config)
     target, model_config = _model_config(args)
+    require_state_dirs(config)
+    tools = _load_tools(args.tools)
+    audio = cap_audio(load_wav_16k(args.audio), args.audio) if args.audio else None
     if model_config.threads == 0:
         model_config = dataclasses.replace(model_config, threads=resolved_model_config(config).threads)
     model = GemmaModel.load(target, model_config, graph_cache=graph_cache_dir(config), progress=progress_line)

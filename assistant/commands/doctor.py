@@ -19,6 +19,19 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_doctor)
 
 
+def _config_result(config: Config) -> Result:
+    """What ``config check`` finds: the first error fails, else the first warning warns."""
+    from assistant.config.validate import ERROR, findings
+
+    found = findings(config)
+    worst = next((f for f in found if f.level == ERROR), found[0] if found else None)
+    if worst is None:
+        return Result.ok(f"{config.source} is valid")
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    fix = "see 'assistant config check', which lists every problem"
+    return (Result.fail if worst.level == ERROR else Result.warn)(str(worst.error(config.source)) + more, fix)
+
+
 def _doctor(args: argparse.Namespace) -> int:
     checks = default_checks()
     names = {c.name for c in checks}
@@ -27,7 +40,7 @@ def _doctor(args: argparse.Namespace) -> int:
         raise ConfigError("--only", "", f"unknown check {unknown} (checks: {', '.join(c.name for c in checks)})")
     try:
         config = load_config(args.config)
-        config_check = Check("config", lambda c: Result.ok(f"{c.source} is valid"))
+        config_check = Check("config", _config_result)
     except ConfigError as err:
         config, problem = Config(), str(err)
         config_check = Check("config", lambda c: Result.fail(problem + " (checking the rest with the defaults)",

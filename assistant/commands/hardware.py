@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import load_config, model_dir
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, UsageError
 from assistant.hardware.detect import Gpu, detect
 from assistant.hardware.profiles import load_profile, load_profiles, recommend
 from assistant.hardware.report import as_dict, describe
@@ -36,9 +36,9 @@ def register(subparsers: Any) -> None:
 def _detect(args: argparse.Namespace) -> int:
     root = Path(args.root)
     if not root.is_dir():
-        raise AssistantError(f"--root {args.root}: not a directory")
+        raise UsageError(f"--root {args.root}: not a directory")
     if args.vram is not None and not 0 <= args.vram <= 4096:
-        raise AssistantError(f"--vram {args.vram:g}: expected 0 to 4096 GB")
+        raise UsageError(f"--vram {args.vram:g}: expected 0 to 4096 GB")
     config = load_config(args.config)
     machine = detect(root, Path(args.models_dir) if args.models_dir else model_dir(config))
     if args.vram is not None:

@@ -15,7 +15,8 @@ from assistant.audio.factory import make_vad, make_wakeword, open_source
 from assistant.audio.wakeword import Detector
 from assistant.audio.wavfile import write_wav
 from assistant.config import Config, load_config
-from assistant.errors import AssistantError
+from assistant.config.validate import directory_problem
+from assistant.errors import AssistantError, UsageError
 from assistant.protocols import SAMPLE_RATE, AudioSource
 
 
@@ -52,13 +53,16 @@ class Stats:
 def run(args: argparse.Namespace) -> int:
     if args.duration < 0 or not 0.0 < args.score_floor <= 1.0:
         raise AssistantError("--duration must be >= 0 and --score-floor between 0 and 1")
+    save = Path(args.save) if args.save else None
+    if save:
+        problem = directory_problem(save)
+        if problem:
+            raise UsageError(f"--save {save}: {problem}; give a directory for the utterances")
+        save.mkdir(parents=True, exist_ok=True)
     config = load_config(args.config)
     detector = make_wakeword(config.wakeword)
     endpointer = Endpointer(config.vad, make_vad(config.vad))
     source = open_source(config.audio, wav=args.wav or "", realtime=args.realtime)
-    save = Path(args.save) if args.save else None
-    if save:
-        save.mkdir(parents=True, exist_ok=True)
     print(describe(config, source, detector, args), flush=True)
     stats = Stats()
     started = time.perf_counter()
@@ -170,9 +174,16 @@ def show_event(event: SpeechStart | Utterance | NoSpeech, t: float, stats: Stats
             flush=True,
         )
         if save:
-            path = save / f"utterance-{stats.utterances:03d}.wav"
+            path = fresh_path(save, stats.utterances)
             write_wav(path, event.samples)
             print(f"            saved {path}", flush=True)
+
+
+def fresh_path(folder: Path, number: int) -> Path:
+    """``utterance-NNN.wav`` in ``folder``, numbered past any file already there (earlier runs are kept)."""
+    while (path := folder / f"utterance-{number:03d}.wav").exists():
+        number += 1
+    return path
 
 
 def summary(stats: Stats, wall_s: float, frame_s: float) -> str:

@@ -9,20 +9,25 @@ from typing import Any
 
 from assistant.config import load_config, model_dir, state_dir
 from assistant.config.schema import PRECISIONS
+from assistant.config.validate import directory_problem
+from assistant.engine.hub import REPOS, default_dir_name
+from assistant.errors import AssistantError
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("models", help="download, verify and list model directories")
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     pull = sub.add_parser("pull", help="download a model from the Hugging Face hub (resumable)")
-    pull.add_argument("model", choices=["e2b"], help="which model")
+    pull.add_argument("model", choices=sorted(REPOS), help="which model (e4b: larger, for x86 machines; see "
+                      "'assistant hardware')")
     pull.add_argument(
         "--precision",
         action="append",
         choices=PRECISIONS,
         help="precision of every graph (repeatable; default: the ones the config names per graph)",
     )
-    pull.add_argument("--dir", help="target directory (default: model.dir from the config)")
+    pull.add_argument("--dir", help="target directory (default for e2b: model.dir from the config; "
+                      "for others: <state_dir>/models/<repository name>)")
     pull.add_argument("--revision", help="hub revision (default: main)")
     pull.add_argument("--text-only", action="store_true", help="skip the audio encoder")
     pull.set_defaults(func=_pull)
@@ -37,7 +42,16 @@ def _pull(args: argparse.Namespace) -> int:
     from assistant.engine.hub import pull
 
     config = load_config(args.config)
-    dest = Path(args.dir).expanduser() if args.dir else model_dir(config)
+    configured = model_dir(config)
+    if args.dir:
+        dest = Path(args.dir).expanduser()
+    elif args.model == "e2b":
+        dest = configured
+    else:  # model.dir (default: E2B) is not overwritten by another model
+        dest = state_dir(config) / "models" / default_dir_name(args.model)
+    problem = directory_problem(dest)
+    if problem:  # before the download starts, not after
+        raise AssistantError(f"cannot put the model in {dest}: {problem} (choose another place with --dir)")
     m = config.model
     graphs = ["embed_tokens", "decoder_model_merged"] + ([] if args.text_only else ["audio_encoder"])
     if args.precision:
@@ -51,6 +65,8 @@ def _pull(args: argparse.Namespace) -> int:
         selection = {g: {per_graph[g]} for g in graphs}
     manifest = pull(args.model, dest, selection, args.revision)
     print(f"done: {dest} (checksums in {manifest.name}); check it with 'assistant models verify {dest}'")
+    if dest.resolve() != configured.resolve():
+        print(f'to use it, set model.dir = "{dest}" in the [model] section of the config')
     return 0
 
 

@@ -8,17 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import load_config
-from assistant.errors import AssistantError
+from assistant.config.validate import require_valid
+from assistant.errors import UsageError
+from assistant.service.latency import LatencyLog
 from assistant.service.loop import FOLLOW_UP, IDLE, Assistant
 from assistant.service.runner import serve
 from assistant.service.sdnotify import Notifier
 from assistant.service.turn import Turn, TurnResult
 from assistant.service.wavsource import TurnWavSource
 from assistant.service.wiring import build_assistant
-
-
-class UsageError(AssistantError):
-    exit_code = 2
 
 
 def register(subparsers: Any) -> None:
@@ -36,28 +34,33 @@ def _run(args: argparse.Namespace) -> int:
     if (args.no_wake or args.fast) and not args.wav:
         raise UsageError("--no-wake and --fast need --wav")
     config = load_config(args.config)
+    require_valid(config)
     notifier = Notifier()
     notifier.status("Starting")
     source = None
     if args.wav:
-        source = TurnWavSource(args.wav, block_ms=config.audio.block_ms, realtime=not args.fast)
+        source = TurnWavSource(args.wav, block_ms=config.audio.block_ms, realtime=not args.fast,
+                               max_s=config.vad.max_speech_s)
     assistant = build_assistant(config, notifier=notifier, source=source)
     if source is not None:
-        _feed_files(assistant, source, args.no_wake)
+        _feed_files(assistant, source, args.no_wake, timings=not args.fast)
     return serve(assistant, notifier)
 
 
-def _feed_files(assistant: Assistant, source: TurnWavSource, no_wake: bool) -> None:
-    """One file per turn: wait for the loop between files; print each turn as one JSON line."""
+def _feed_files(assistant: Assistant, source: TurnWavSource, no_wake: bool, timings: bool = True) -> None:
+    """One file per turn: wait for the loop between files; print each turn as one JSON line
+    (its ``ms`` empty unless ``timings``: with ``--fast`` they mean nothing)."""
+    if not timings:  # audio faster than real time: its timings are not latencies, so neither the file nor MQTT sees them
+        assistant.latency = LatencyLog(None, keep=assistant.latency.records.maxlen or 1)
     source.ready = lambda: assistant.state in (IDLE, FOLLOW_UP) and assistant.turn is None
     if no_wake:
         source.on_file_start = lambda path: assistant.trigger()
-    assistant.on_turn = _print_turn
+    assistant.on_turn = lambda turn, result: _print_turn(turn, result, timings)
 
 
-def _print_turn(turn: Turn, result: TurnResult) -> None:
+def _print_turn(turn: Turn, result: TurnResult, timings: bool = True) -> None:
     actions = [{"tool": a.call.name, "arguments": dict(a.call.arguments), "result": a.result, "failed": a.failed}
                for a in result.actions]
     line = {"turn": turn.id, "outcome": result.outcome, "text": result.text, "spoken": turn.speech.sentences,
-            "actions": actions, "ms": turn.record.as_dict()["ms"]}
+            "actions": actions, "ms": turn.record.as_dict()["ms"] if timings else {}}
     print(json.dumps(line), flush=True)

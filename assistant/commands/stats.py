@@ -11,7 +11,7 @@ from typing import Any
 from assistant.benchmarks.report import percentile
 from assistant.config import load_config, state_dir
 from assistant.errors import AssistantError
-from assistant.service.latency import FILE_NAME, REFERENCE, read_records, stage_values
+from assistant.service.latency import FILE_NAME, REFERENCE, implausible, read_records, stage_values
 
 
 def register(subparsers: Any) -> None:
@@ -47,7 +47,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
             stages[stage] = {"from": REFERENCE[stage], "n": len(values),
                              "p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1)}
     outcomes = Counter(str(r.get("outcome") or "ok") for r in records)
-    return {"turns": len(records), "outcomes": dict(outcomes), "stages": stages}
+    return {"turns": len(records), "outcomes": dict(outcomes), "stages": stages, "skipped_figures": implausible(records)}
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -55,6 +55,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"{summary['turns']} turns ({outcomes or 'none'}) from {summary['file']}"]
     if summary["unreadable_lines"]:
         lines.append(f"({summary['unreadable_lines']} unreadable lines skipped)")
+    if summary.get("skipped_figures"):
+        lines.append(f"({summary['skipped_figures']} negative or invalid timings skipped: turns fed faster than real time)")
     if not summary["stages"]:
         lines.append("No timings recorded yet.")
         return "\n".join(lines)

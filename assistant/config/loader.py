@@ -19,6 +19,9 @@ from assistant.config.schema import Config
 from assistant.errors import ConfigError
 
 ENV_PREFIX = "ASSISTANT_"
+# String fields that name a file or directory: checked at load so no later ``Path`` call can fail on them.
+PATH_FIELDS = frozenset({"dir", "state_dir", "graph_cache_dir", "password_file", "api_key_file", "ca_file", "cert_file",
+                         "key_file", "overrides_file", "piper_model", "silero_model"})
 SEARCH_PATHS = (Path("~/.config/assistant/config.toml"), Path("/etc/assistant/config.toml"))
 
 
@@ -26,7 +29,10 @@ def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path |
     """The file to read, or None for built-in defaults. An explicit path must exist."""
     chosen = explicit or environ.get("ASSISTANT_CONFIG")
     if chosen:
-        path = Path(chosen).expanduser()
+        try:
+            path = Path(chosen).expanduser()
+        except RuntimeError:  # ~name of an unknown user
+            raise ConfigError(chosen, "", "config file not found (no such user's home directory)") from None
         if not path.is_file():
             raise ConfigError(str(path), "", "config file not found")
         return path
@@ -52,14 +58,21 @@ def load_config(explicit: str | None = None, environ: Mapping[str, str] | None =
     return dataclasses.replace(_with_secrets(config, source, base_dir, env), source=source)
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A TOML file as a dict; unreadable, non-UTF-8, malformed or absurdly nested files are one ConfigError."""
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read()
     except OSError as err:
-        raise ConfigError(str(path), "", f"cannot read config file ({err.strerror})") from None
+        raise ConfigError(str(path), "", f"cannot read {what} ({err.strerror})") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(str(path), "", f"not UTF-8 text (byte {err.start}); save the {what} as UTF-8") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(str(path), "", f"invalid TOML ({err})") from None
+    except RecursionError:
+        raise ConfigError(str(path), "", "invalid TOML (nested too deeply)") from None
 
 
 def env_overrides(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
@@ -148,6 +161,10 @@ def _check(f: dataclasses.Field[Any], hint: Any, value: Any, source: str, key: s
         value, ok = float(value), True
     if not ok:
         raise ConfigError(source, key, f"= {_show(value)}: expected {expected}")
+    if isinstance(value, str) and not _is_text(value):
+        raise ConfigError(source, key, f"= {_show(value)}: not valid Unicode text")
+    if isinstance(value, str) and (f.name in PATH_FIELDS or key == "wakeword.model"):
+        _check_path(value, source, key)
     choices = f.metadata.get("choices")
     if choices and value not in choices:
         raise ConfigError(source, key, f"= {_show(value)}: not allowed (allowed: {', '.join(map(str, choices))})")
@@ -197,9 +214,26 @@ def read_secret(
         raise ConfigError(source, key, f"= {_show(str(path))}: secret file is not UTF-8 text") from None
 
 
+def _check_path(value: str, source: str, key: str) -> None:
+    if "\0" in value:
+        raise ConfigError(source, key, f"= {_show(value)}: a path cannot contain a NUL character")
+    try:
+        Path(value).expanduser()
+    except RuntimeError:  # ~name of an unknown user
+        raise ConfigError(source, key, f"= {_show(value)}: no such user's home directory") from None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from a non-UTF-8 environment variable
+        return False
+    return True
+
+
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return f'"{value}"'
+        return f'"{value[:80]}..."' if len(value) > 80 else f'"{value}"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):

@@ -19,7 +19,14 @@ from assistant.engine.manifest import read_manifest, sha256_file, write_manifest
 from assistant.engine.model_dir import GRAPHS, OPTIONAL_FILES, REQUIRED_FILES, SUFFIX
 from assistant.errors import AssistantError
 
-REPOS = {"e2b": "onnx-community/gemma-4-E2B-it-ONNX"}
+# Every engine model a hardware profile can name (``hardware/*.toml``, ``[engine] model``); E4B is published in
+# the same layout as E2B (same graphs, precisions and shards; its sizes come from config.json).
+REPOS = {"e2b": "onnx-community/gemma-4-E2B-it-ONNX", "e4b": "onnx-community/gemma-4-E4B-it-ONNX"}
+
+
+def default_dir_name(model: str) -> str:
+    """The folder a pulled ``model`` gets under ``<state_dir>/models``: the repository's name."""
+    return REPOS[model].rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -31,9 +38,10 @@ class RemoteFile:
 
 def offline_message(repo: str, dest: Path, reason: str) -> str:
     """The one line shown when the hub cannot be reached."""
+    model = next((key for key, name in REPOS.items() if name == repo), "e2b")
     return (
         f"cannot reach the Hugging Face hub for {repo} ({reason}); on a machine with internet run "
-        f"'assistant models pull e2b --dir DIR' (or download {repo} there), copy DIR here "
+        f"'assistant models pull {model} --dir DIR' (or download {repo} there), copy DIR here "
         f"(e.g. rsync -a DIR/ pi:{dest}/), then set model.dir = \"{dest}\" in the config "
         f"and check it with 'assistant models verify {dest}'"
     )

@@ -57,6 +57,8 @@ def describe(machine: Machine, profile: Profile | None) -> list[str]:
             f"  remote tiers      {', '.join(profile.remote_tiers) or 'none needed'}",
             *(f"  note: {n}" for n in profile.notes),
             f'Use it: service.hardware_profile = "{profile.name}" (or keep "auto").',
+            f"Get its model: assistant models pull {profile.engine_model}"
+            + (" (then set model.dir as it says)" if profile.engine_model != "e2b" else ""),
         ]
     lines += [f"warning: {w}" for w in warnings(machine, profile)]
     return lines

@@ -13,11 +13,11 @@ Stable ids are shown by ``assistant devices mqtt``; a table may also be keyed by
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.config.loader import read_toml
 from assistant.errors import ConfigError
 
 FIELDS: dict[str, type] = {"name": str, "aliases": list, "area": str, "hide": bool, "sensitive": bool}
@@ -37,13 +37,7 @@ def load_overrides(path: str) -> dict[str, Override]:
     if not path:
         return {}
     file = Path(path).expanduser()
-    try:
-        with file.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except OSError as err:
-        raise ConfigError(str(file), "", f"cannot read overrides file ({err.strerror})") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(str(file), "", f"invalid TOML ({err})") from None
+    raw = read_toml(file, "overrides file")
     return {key: _one(str(file), key, table) for key, table in raw.items()}
 
 

@@ -166,10 +166,20 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
 
 
 def stage_values(records: Iterable[dict[str, Any]]) -> dict[str, list[float]]:
-    """Milliseconds per stage, in stage order, over all records that have that stage."""
+    """Milliseconds per stage, in stage order, over all records that have that stage (only plausible figures:
+    a negative or non-finite one, as old ``run --wav --fast`` turns wrote, is left out; see :func:`implausible`)."""
     values: dict[str, list[float]] = {s: [] for s in STAGES if s in REFERENCE}
     for record in records:
         for stage, ms in record["ms"].items():
-            if stage in values and isinstance(ms, (int, float)):
+            if stage in values and _plausible(ms):
                 values[stage].append(float(ms))
     return values
+
+
+def implausible(records: Iterable[dict[str, Any]]) -> int:
+    """How many figures :func:`stage_values` leaves out."""
+    return sum(1 for r in records for s, ms in r["ms"].items() if s in REFERENCE and not _plausible(ms))
+
+
+def _plausible(ms: object) -> bool:
+    return isinstance(ms, (int, float)) and not isinstance(ms, bool) and 0 <= ms < float("inf")

@@ -1,6 +1,6 @@
 """An ``AudioSource`` fed from WAV files: ``assistant run --wav`` runs the same pipeline on them.
 
-Each file is converted to 16 kHz mono int16, cut into frames and followed by silence so the
+Each file is converted to 16 kHz mono int16, cut to ``max_s`` (one warning), cut into frames and followed by silence so the
 endpointer can end the utterance. Before each file the source waits (yielding real-time
 silence) until the loop is ready for it, so one file is one turn.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.audio.wavfile import load_wav_16k
+from assistant.audio.wavfile import MAX_AUDIO_S, cap_audio, load_wav_16k
 from assistant.protocols import SAMPLE_RATE, Samples
 
 
@@ -29,8 +29,9 @@ class TurnWavSource:
         realtime: bool = False,
         ready: Callable[[], bool] = lambda: True,
         on_file_start: Callable[[Path], None] = lambda path: None,
+        max_s: float = MAX_AUDIO_S,
     ) -> None:
-        self.clips = [(Path(p), load_wav_16k(p)) for p in paths]
+        self.clips = [(Path(p), cap_audio(load_wav_16k(p), str(p), max_s)) for p in paths]
         self.block = SAMPLE_RATE * block_ms // 1000
         self.gap_s = gap_s
         self.realtime = realtime

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from assistant.errors import AssistantError
+from assistant.errors import UsageError
 from assistant.tiers.models import MODELS, QUANTS, LargeModel
 
 OVERHEAD_GIB = 1.5
@@ -44,15 +44,15 @@ def make_plan(model_key: str, vram: float, context: int = 8192, quant: str = "au
               overhead: float = OVERHEAD_GIB) -> Plan:
     """Plan for ``model_key`` on a GPU with ``vram`` GiB."""
     if model_key not in MODELS:
-        raise AssistantError(f"unknown model {model_key!r} (choose: {', '.join(MODELS)})")
+        raise UsageError(f"unknown model {model_key!r} (choose: {', '.join(MODELS)})")
     if not 1 <= vram <= 4096:
-        raise AssistantError(f"--vram {vram:g}: expected 1 to 4096 GiB")
+        raise UsageError(f"--vram {vram:g}: expected 1 to 4096 GiB")
     if not 512 <= context <= 262144:
-        raise AssistantError(f"--ctx {context}: expected 512 to 262144 tokens")
+        raise UsageError(f"--ctx {context}: expected 512 to 262144 tokens")
     model = MODELS[model_key]
     chosen = _choose_quant(model, vram, context, overhead) if quant == "auto" else quant
     if chosen not in QUANTS:
-        raise AssistantError(f"--quant {quant}: expected auto or one of {', '.join(QUANTS)}")
+        raise UsageError(f"--quant {quant}: expected auto or one of {', '.join(QUANTS)}")
     plan = Plan(model, vram, context, chosen)
     _arithmetic(plan, overhead)
     plan.lines += ["", "llama-server:", "  " + llama_server_command(plan)]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.config.schema import RouteRuleConfig
-from assistant.errors import ConfigError
+from assistant.config.validate import compile_rule
 
 LOCAL, REMOTE = "local", "remote"
 
@@ -25,20 +25,7 @@ class Rule:
 
 def compile_rules(configs: Sequence[RouteRuleConfig], tier_names: Sequence[str], source: str = "config") -> list[Rule]:
     """Validated rules; a bad pattern or unknown tier is a one-line ConfigError."""
-    rules = []
-    for i, rc in enumerate(configs):
-        key = f"tiers.rules[{i}]"
-        if not rc.pattern:
-            raise ConfigError(source, f"{key}.pattern", "is empty")
-        try:
-            pattern = re.compile(rc.pattern, re.IGNORECASE)
-        except re.error as err:
-            raise ConfigError(source, f"{key}.pattern", f'= "{rc.pattern}": not a regular expression ({err})') from None
-        allowed = (LOCAL, REMOTE, *tier_names)
-        if rc.tier not in allowed:
-            raise ConfigError(source, f"{key}.tier", f'= "{rc.tier}": not allowed (allowed: {", ".join(allowed)})')
-        rules.append(Rule(pattern, rc.tier))
-    return rules
+    return [Rule(compile_rule(rc, i, tier_names, source), rc.tier) for i, rc in enumerate(configs)]
 
 
 def match(rules: Sequence[Rule], text: str) -> Rule | None:

@@ -55,16 +55,17 @@ def test_ask_text_only_model_with_config_file(tiny_text_dir: Path, tmp_path: Pat
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        ([], "nothing to ask: give some text, --audio FILE, or both"),
-        (["--audio", "/nonexistent.wav", "hi"], "/nonexistent.wav: no such file"),
-        (["--tools", "/nonexistent.json", "hi"], "/nonexistent.json: no such file"),
-        (["--max-new-tokens", "0", "hi"], "--max-new-tokens must be at least 1"),
+        ([], "nothing to ask: give some text, --audio FILE, or both", 1),
+        (["--audio", "/nonexistent.wav", "hi"], "/nonexistent.wav: no such file", 1),
+        (["--tools", "/nonexistent.json", "hi"], "/nonexistent.json: no such file", 1),
+        (["--max-new-tokens", "0", "hi"], "--max-new-tokens must be at least 1", 2),  # bad usage
     ],
 )
-def test_ask_usage_errors_are_one_line(tiny_text_dir: Path, clean_home, capsys, args: list[str], message: str) -> None:
-    assert main(["ask", "--model", str(tiny_text_dir), *args]) == 1
+def test_ask_usage_errors_are_one_line(tiny_text_dir: Path, clean_home, capsys, args: list[str], message: str,
+                                       code: int) -> None:
+    assert main(["ask", "--model", str(tiny_text_dir), *args]) == code
     assert capsys.readouterr().err == f"assistant: error: {message}\n"
 
 

@@ -74,8 +74,9 @@ def test_wanted_files_selects_graphs_and_every_shard() -> None:
 class FakeHub:
     """A stand-in for huggingface.co serving one repository from a folder (no real hub is reachable here)."""
 
-    def __init__(self, folder: Path, drop_once: str = "", bad_sha: str = "") -> None:
+    def __init__(self, folder: Path, drop_once: str = "", bad_sha: str = "", repo: str = REPO) -> None:
         self.folder = folder
+        self.repo = repo
         self.drop_once = drop_once  # this file's first download is cut off half-way
         self.bad_sha = bad_sha  # this file is announced with a wrong checksum
         self.gets: list[tuple[str, str]] = []  # (file, Range header)
@@ -104,11 +105,11 @@ class FakeHub:
             if "onnx" in rel:
                 entry["lfs"] = {"sha256": sha, "size": len(data), "pointerSize": 130}
             siblings.append(entry)
-        return json.dumps({"id": REPO, "modelId": REPO, "sha": COMMIT, "private": False, "siblings": siblings}).encode()
+        return json.dumps({"id": self.repo, "modelId": self.repo, "sha": COMMIT, "private": False, "siblings": siblings}).encode()
 
     def serve(self, req: BaseHTTPRequestHandler, head: bool) -> None:
         path = req.path.split("?")[0]
-        if path.startswith(f"/api/models/{REPO}"):
+        if path.startswith(f"/api/models/{self.repo}"):
             body = self.info()
             req.send_response(200)
             req.send_header("Content-Type", "application/json")
@@ -116,7 +117,7 @@ class FakeHub:
             req.end_headers()
             req.wfile.write(body)
             return
-        prefix = f"/{REPO}/resolve/{COMMIT}/"
+        prefix = f"/{self.repo}/resolve/{COMMIT}/"
         rel = path[len(prefix) :] if path.startswith(prefix) else ""
         file = self.folder / rel
         if not rel or not file.is_file():
@@ -220,3 +221,38 @@ def test_list_with_nothing_installed(tmp_path: Path, clean_home) -> None:
     config.write_text(f'[service]\nstate_dir = "{tmp_path / "state"}"\n')
     proc = run_cli("--config", str(config), "models", "list")
     assert proc.returncode == 0 and "No model installed" in proc.stdout and "models pull e2b" in proc.stdout
+
+
+def test_every_engine_model_a_hardware_profile_names_can_be_pulled() -> None:
+    from assistant.engine.hub import REPOS
+    from assistant.hardware.profiles import load_profiles
+
+    named = {p.engine_model for p in load_profiles()}
+    assert "e4b" in named  # the x86 profiles recommend it
+    assert named <= set(REPOS)
+
+
+def test_pull_e4b_into_its_own_directory_and_say_how_to_use_it(hub_env, tmp_path: Path) -> None:
+    """E4B is published in E2B's layout; without --dir it goes beside the E2B model, never over it."""
+    e4b = "onnx-community/gemma-4-E4B-it-ONNX"
+    hub, env = hub_env(repo=e4b)
+    state = tmp_path / "state"
+    env["ASSISTANT_SERVICE__STATE_DIR"] = str(state)
+    proc = run_cli("models", "pull", "e4b", "--precision", "q4", "--text-only", env=env)
+    assert proc.returncode == 0, proc.stderr
+    dest = state / "models" / "gemma-4-E4B-it-ONNX"
+    assert json.loads((dest / "manifest.json").read_text())["repo"] == e4b
+    assert {f for f, _ in hub.gets} >= {"onnx/decoder_model_merged_q4.onnx", "onnx/embed_tokens_q4.onnx_data"}
+    assert not (state / "models" / "gemma-4-E2B-it-ONNX").exists()
+    assert proc.stdout.splitlines()[-1] == f'to use it, set model.dir = "{dest}" in the [model] section of the config'
+    verify = run_cli("models", "verify", str(dest), env=env)
+    assert verify.returncode == 0, verify.stderr
+    listed = run_cli("models", "list", env=env)
+    assert str(dest) in listed.stdout
+
+
+def test_pull_e4b_offline_names_e4b(tmp_path: Path, clean_home) -> None:
+    env = {"HF_HUB_OFFLINE": "1", "HOME": str(clean_home)}
+    proc = run_cli("models", "pull", "e4b", "--dir", str(tmp_path / "m"), env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "onnx-community/gemma-4-E4B-it-ONNX" in proc.stderr and "'assistant models pull e4b --dir DIR'" in proc.stderr

@@ -144,7 +144,7 @@ def test_cli_on_this_machine_and_with_an_assumed_gpu():
 
 def test_cli_errors_are_one_line():
     result = run_cli("hardware", "--root", "/nonexistent-dir")
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad usage
     assert result.stderr.strip() == "assistant: error: --root /nonexistent-dir: not a directory"
     shown = run_cli("hardware", "show", "pi5-4gb")
     assert shown.returncode == 0 and 'name = "pi5-4gb"' in shown.stdout

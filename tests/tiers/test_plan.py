@@ -82,4 +82,4 @@ def test_cli_exit_codes():
     too_small = run_cli("tiers", "plan", "--vram", "2", "--model", "26b-a4b")
     assert too_small.returncode == 1
     bad = run_cli("tiers", "plan", "--vram", "24", "--model", "26b-a4b", "--ctx", "10")
-    assert bad.returncode == 1 and bad.stderr.strip() == "assistant: error: --ctx 10: expected 512 to 262144 tokens"
+    assert bad.returncode == 2 and bad.stderr.strip() == "assistant: error: --ctx 10: expected 512 to 262144 tokens"

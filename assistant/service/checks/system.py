@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import tempfile
 from pathlib import Path
 
 from assistant.config import Config, model_dir, state_dir
@@ -90,14 +89,13 @@ def disk(config: Config) -> Result:
 
 
 def state_directory(config: Config) -> Result:
+    from assistant.config.validate import directory_problem  # the same check ``config check`` and ``run`` make
+
     path = state_dir(config)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path):
-            pass
-    except OSError as err:
-        return Result.fail(f"{path}: {err.strerror}", "set service.state_dir to a writable directory, or fix its owner")
-    return Result.ok(f"{path} is writable")
+    problem = directory_problem(path)
+    if problem:
+        return Result.fail(f"{path}: {problem}", "set service.state_dir to a writable directory, or fix its owner")
+    return Result.ok(f"{path} is writable" + ("" if path.is_dir() else " (created on first run)"))
 
 
 def service_unit(config: Config) -> Result:

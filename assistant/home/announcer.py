@@ -32,6 +32,14 @@ class Link(Protocol):
     def subscribe(self, filters: set[str]) -> None: ...
 
 
+class Extension(Protocol):
+    """More entities on the assistant's device (timers): discovery components, and states to publish on announce."""
+
+    def components(self) -> dict[str, Any]: ...
+
+    def publish(self) -> None: ...
+
+
 class Announcer:
     def __init__(self, cfg: MqttConfig, link: Link | None = None) -> None:
         self.node = slug(cfg.client_id) or "assistant"
@@ -43,6 +51,7 @@ class Announcer:
         self._lock = threading.Lock()
         self._values: dict[str, str] = {"status": "idle", "mute": "OFF", "last_utterance": "", "last_action": ""}
         self._mute_listeners: list[Callable[[bool], None]] = []
+        self._extensions: list[Extension] = []
 
     # ---- what the service calls --------------------------------------------------------------
 
@@ -53,6 +62,10 @@ class Announcer:
     def on_mute(self, listener: Callable[[bool], None]) -> None:
         """Call ``listener(muted)`` whenever the mute switch changes (from HA or :meth:`set_muted`)."""
         self._mute_listeners.append(listener)
+
+    def extend(self, extension: Extension) -> None:
+        """Add ``extension``'s components to the discovery config and publish its states on every announce."""
+        self._extensions.append(extension)
 
     def set_muted(self, muted: bool) -> None:
         self._set("mute", "ON" if muted else "OFF")
@@ -99,6 +112,8 @@ class Announcer:
             values = dict(self._values)
         for key, value in values.items():
             self.link.publish(f"{self.root}/{key}", value, retain=True)
+        for extension in self._extensions:
+            extension.publish()
 
     def goodbye(self) -> None:
         if self.link:
@@ -110,7 +125,7 @@ class Announcer:
         def sensor(key: str, name: str, **extra: Any) -> dict[str, Any]:
             return {"p": "sensor", "name": name, "unique_id": f"{n}_{key}", "state_topic": f"{r}/{key}", **extra}
 
-        return {
+        config: dict[str, Any] = {
             "dev": {"ids": [n], "name": "Voice assistant", "mf": "assistant", "mdl": "Gemma 4 E2B voice assistant",
                     "sw": __version__},
             "o": {"name": "assistant", "sw": __version__, "url": "https://github.com/"},
@@ -125,6 +140,9 @@ class Announcer:
                                   json_attributes_topic=f"{r}/latency", state_class="measurement"),
             },
         }
+        for extension in self._extensions:
+            config["cmps"].update(extension.components())
+        return config
 
     def _set(self, key: str, value: str) -> None:
         with self._lock:

@@ -24,7 +24,7 @@ from assistant.service.actions import ActionRunner
 from assistant.service.adapters import TimedBus, TimedEngine, grammar_start, latency_sensor, model_start
 from assistant.service.latency import FILE_NAME, LatencyLog
 from assistant.service.loop import Assistant
-from assistant.service.ports import Announcer, Endpointer, LatencyPublisher, NullAnnouncer, Player, Timed, WakeDetector
+from assistant.service.ports import Announcer, Endpointer, LatencyPublisher, NullAnnouncer, Player, Ringer, Timed, WakeDetector
 from assistant.service.sdnotify import Notifier, WatchdogPinger
 from assistant.service.turn import STOP_TOOL_NAME, Stages, turn_tools
 
@@ -48,6 +48,7 @@ class Parts:
     timed: tuple[Timed, ...] = ()
     closers: list[Callable[[], object]] = field(default_factory=list)
     stream_audio: bool = False  # the engine takes live audio (``Message.live``, the local Gemma model)
+    ringer: Ringer | None = None  # timers and alarms (``assistant.clock``)
 
 
 class NoDevicesBus:
@@ -80,7 +81,7 @@ def build_assistant(
         publisher=parts.latency_publisher,
     )
     stages = Stages(parts.engine, parts.bus, parts.tts, parts.player, ActionRunner(parts.bus), config.model.system_prompt,
-                    timed=parts.timed, stream_audio=parts.stream_audio)
+                    timed=parts.timed, stream_audio=parts.stream_audio, ringer=parts.ringer)
     return Assistant(
         parts.source,
         parts.detector,
@@ -209,6 +210,7 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
     """Construct the real stages: model, MQTT home, tiers router, wake word, VAD, TTS, speaker, microphone."""
     from assistant.audio import factory
     from assistant.audio.endpoint import Endpointer as AudioEndpointer
+    from assistant.clock.service import make_ringer, with_clock
     from assistant.engine.model_dir import check_dir
     from assistant.tiers import build_router
 
@@ -217,6 +219,7 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         check_microphone(config)
     model = load_model(config, status)
     bus, home = open_bus(config, status)
+    bus = with_clock(config, bus, home)  # the timers', alarms' and clock's tools join the device tools
     closers: list[Callable[[], object]] = [home.close] if home is not None else []
     try:
         local = local_engine(model, bus, grammar_mode(config))
@@ -228,6 +231,7 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         if source is None:
             source = factory.open_source(config.audio)
         player = factory.make_player(config.audio)
+        ringer = make_ringer(config, bus, tts, player)
     except BaseException:
         _close_all(closers)
         raise
@@ -244,4 +248,5 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         timed=(local,),
         closers=closers,
         stream_audio=config.service.stream_audio and bool(getattr(model, "has_audio", False)),
+        ringer=ringer,
     )

@@ -101,6 +101,14 @@ class ClockBook:
         items = [say("timer_item", name=t.name or "one", left=spoken_duration(t.end - now)) for t in timers]
         return say("timer_list", count=len(timers), items=spoken_list(items))
 
+    def status(self) -> str:
+        """What is left on every timer, then the alarms (when there are any)."""
+        timers = self.left()
+        if not self.state.alarms:
+            return timers
+        alarms = self.list_alarms()
+        return alarms if not self.state.timers else f"{timers} {alarms}"
+
     def adjust(self, delta_s: float, name: str = "") -> str:
         with self._change() as state:
             timer, refusal = self._one(state, name)

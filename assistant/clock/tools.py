@@ -1,12 +1,13 @@
 """The clock's tools for the model (timers, alarms, the time), and ``ClockBus``, which adds them to a bus.
 
 Every argument is a closed set (names from ``timers.names`` plus the running timers' names,
-bounded integers, enums), so the calls follow the same grammar as the device tools. Each call
+bounded integers, enums; seconds in steps of 5 and no hours argument, because bare numbers in a row
+multiply the alternatives the token grammar enumerates), so the calls follow the same grammar as the device tools. Each call
 is validated here before it acts and answered by :class:`ClockBook` in words; the model never
 states a time or a timer itself. Declarations are kept short (they are prefilled once at start).
 
-    set_timer(hours?, minutes?, seconds?, name?)   timer_status(name?)   change_timer(minutes?, seconds?, name?)
-    cancel_timer(name?)  ("all" cancels every timer)   add_alarm(hour, minute?, repeat?)   list_alarms()
+    set_timer(minutes?, seconds?, name?)   timer_status(name?) (and the alarms)   change_timer(minutes?, seconds?, name?)
+    cancel_timer(name?)  ("all" cancels every timer)   add_alarm(hour, minute?, repeat?)
     cancel_alarm(hour?, minute?)  (no hour: every alarm)   get_time(what: time | date)
 """
 
@@ -25,28 +26,26 @@ log = logging.getLogger("assistant.clock")
 REFUSED = "Sorry, I can't do that with a timer."
 
 
-def _int(lo: int, hi: int) -> dict[str, Any]:
-    return {"type": "integer", "minimum": lo, "maximum": hi}
+def _int(lo: int, hi: int, step: int = 1) -> dict[str, Any]:
+    return {"type": "integer", "minimum": lo, "maximum": hi, **({"step": step} if step != 1 else {})}
 
 
 def clock_schema(names: list[str]) -> dict[str, dict[str, Any]]:
     """The tools in the grammar's schema shape (``assistant.engine.grammar``)."""
     name = {"type": "string", "enum": names}
     tools: dict[str, tuple[str, dict[str, Any], list[str], int]] = {
-        "set_timer": ("Start a timer.", {"hours": _int(0, 23), "minutes": _int(0, 180), "seconds": _int(0, 59),
-                                         "name": name}, [], 1),
-        "timer_status": ("Say how long is left on the timers.", {"name": name}, [], 0),
+        "set_timer": ("Start a timer.", {"minutes": _int(0, 300), "seconds": _int(0, 55, 5), "name": name}, [], 1),
+        "timer_status": ("Say what is left on the timers, and the alarms.", {"name": name}, [], 0),
         "change_timer": ("Add time to a timer, or take some off (negative).",
-                         {"minutes": _int(-60, 60), "seconds": _int(-59, 59), "name": name}, [], 1),
+                         {"minutes": _int(-60, 60), "seconds": _int(-45, 45, 15), "name": name}, [], 1),
         "cancel_timer": ("Cancel a timer (name all: every timer).",
                          {"name": {"type": "string", "enum": [*names, "all"]}}, [], 0),
-        "add_alarm": ("Set an alarm (wake-up) at a time of day, 24-hour clock.",
-                      {"hour": _int(0, 23), "minute": _int(0, 59), "repeat": {"type": "string", "enum": list(REPEATS)}},
+        "add_alarm": ("Set a wake-up alarm (24-hour clock).",
+                      {"hour": _int(0, 23), "minute": _int(0, 55, 5), "repeat": {"type": "string", "enum": list(REPEATS)}},
                       ["hour"], 0),
-        "list_alarms": ("Say which alarms are set.", {}, [], 0),
         "cancel_alarm": ("Cancel the alarm at a time, or every alarm without one.",
-                         {"hour": _int(0, 23), "minute": _int(0, 59)}, [], 0),
-        "get_time": ("Tell the current time or date.", {"what": {"type": "string", "enum": ["time", "date"]}},
+                         {"hour": _int(0, 23), "minute": _int(0, 55, 5)}, [], 0),
+        "get_time": ("Tell the time or the date.", {"what": {"type": "string", "enum": ["time", "date"]}},
                      ["what"], 0),
     }
     return {tool: {"description": desc, "arguments": args, "required": req, "per_device": {}, "min_optional": least}
@@ -54,11 +53,16 @@ def clock_schema(names: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def clock_declarations(schema: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """OpenAI function-shaped declarations (what the chat template renders)."""
-    return [{"type": "function", "function": {
-        "name": tool, "description": spec["description"],
-        "parameters": {"type": "object", "properties": {k: dict(v) for k, v in spec["arguments"].items()},
-                       "required": list(spec["required"])}}} for tool, spec in schema.items()]
+    """OpenAI function-shaped declarations (what the chat template renders). Only ``set_timer`` lists the names:
+    the grammar holds the closed sets anyway, and each listed name costs prefill tokens."""
+    out = []
+    for tool, spec in schema.items():
+        props = {k: {kk: vv for kk, vv in v.items() if kk == "type" or (kk == "enum" and (k != "name" or tool == "set_timer"))}
+                 for k, v in spec["arguments"].items()}
+        out.append({"type": "function", "function": {
+            "name": tool, "description": spec["description"],
+            "parameters": {"type": "object", "properties": props, "required": list(spec["required"])}}})
+    return out
 
 
 class ClockTools:
@@ -90,18 +94,15 @@ class ClockTools:
         book = self.book
         name = str(checked.get("name", ""))
         if call.name == "set_timer":
-            seconds = 3600 * checked.get("hours", 0) + 60 * checked.get("minutes", 0) + checked.get("seconds", 0)
-            return book.set_timer(seconds, name)
+            return book.set_timer(60 * checked.get("minutes", 0) + checked.get("seconds", 0), name)
         if call.name == "timer_status":
-            return book.left(name)
+            return book.left(name) if name else book.status()
         if call.name == "change_timer":
             return book.adjust(60 * checked.get("minutes", 0) + checked.get("seconds", 0), name)
         if call.name == "cancel_timer":
             return book.cancel(name)
         if call.name == "add_alarm":
             return book.add_alarm(checked["hour"], checked.get("minute", 0), checked.get("repeat", "once"))
-        if call.name == "list_alarms":
-            return book.list_alarms()
         if call.name == "cancel_alarm":
             return book.cancel_alarm(checked.get("hour"), checked.get("minute"))
         return book.time_or_date(checked["what"])
@@ -125,7 +126,7 @@ def _validate(tool: str, args: Mapping[str, Any], schema: Mapping[str, Mapping[s
                 raise ValueError(f"{key}={value!r} is not one of {arg['enum']}")
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
             raise ValueError(f"{key}={value!r} is not a whole number")
-        elif not arg["minimum"] <= value <= arg["maximum"]:
+        elif not arg["minimum"] <= value <= arg["maximum"] or (value - arg["minimum"]) % arg.get("step", 1):
             raise ValueError(f"{key}={value} is out of range")
         out[key] = int(value) if "enum" not in arg else value
     missing = [r for r in spec["required"] if r not in out]

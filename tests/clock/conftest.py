@@ -10,6 +10,8 @@ import pytest
 from assistant.clock.book import ClockBook
 from assistant.clock.store import ClockStore
 
+from ..grammar.conftest import grammar_model_dir  # noqa: F401 - fixture
+
 ZONE = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 12, 4, 19, 20, tzinfo=ZONE).timestamp()  # a Friday, 19:20 in Berlin
 

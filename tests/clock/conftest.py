@@ -10,6 +10,8 @@ import pytest
 from assistant.clock.book import ClockBook
 from assistant.clock.store import ClockStore
 
+from ..audio.conftest import pulse  # noqa: F401 - fixture
+from ..engine.conftest import tiny_audio_dir, tiny_model_dir  # noqa: F401 - fixtures
 from ..grammar.conftest import grammar_model_dir  # noqa: F401 - fixture
 
 ZONE = ZoneInfo("Europe/Berlin")

@@ -12,10 +12,7 @@ import json
 import re
 from typing import Any
 
-from assistant.clock.phrases import spoken_duration
-from assistant.clock.service import open_book
-from assistant.clock.wallclock import local_time
-from assistant.config import load_config
+from assistant.config import Config, load_config
 from assistant.errors import AssistantError
 
 
@@ -56,7 +53,16 @@ def parse_duration(text: str) -> int:
     return 3600 * h + 60 * m + s
 
 
+def open_book(config: Config) -> Any:
+    from assistant.clock.service import open_book as open_clock_book  # numpy and the MQTT stage: only when used
+
+    return open_clock_book(config)
+
+
 def _list(args: argparse.Namespace) -> int:
+    from assistant.clock.phrases import spoken_duration
+    from assistant.clock.wallclock import local_time
+
     book = open_book(load_config(args.config))
     now = book.clock.now()
     timers, alarms = book.timers(), book.alarms()

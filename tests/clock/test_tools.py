@@ -16,6 +16,7 @@ from assistant.engine.constrained import GrammarEngine
 from assistant.engine.grammar import call_text, compile_schema
 from assistant.engine.model import GemmaModel, GenerationOptions
 from assistant.engine.sampling import SamplingParams
+from assistant.engine.toolcalls import parse_call
 from assistant.home import Home, open_home
 from assistant.protocols import Message, ToolCall
 from assistant.service.wiring import NoDevicesBus, with_stop_tool
@@ -73,6 +74,8 @@ def test_the_bus_adds_the_tools_after_the_devices_and_routes_the_calls(tools):
     assert grammar.accepts(call_text("set_timer", {"minutes": 8, "name": "pasta"}))
     assert grammar.accepts(call_text("add_alarm", {"hour": 6, "minute": 30, "repeat": "weekdays"}))
     assert grammar.accepts(call_text("timer_status", {}))
+    stop = call_text("end_conversation", {})  # "stop": a call without arguments, as the parser reads it
+    assert grammar.accepts(stop) and parse_call(stop.removesuffix("<tool_call|>")).error == ""
     assert not grammar.accepts(call_text("set_timer", {"name": "pasta"}).replace("pasta", "lasagne"))
     assert not grammar.accepts(call_text("add_alarm", {"hour": 25}))
 

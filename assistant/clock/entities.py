@@ -18,11 +18,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from assistant.clock.book import ClockBook, Ring
 from assistant.clock.store import ClockState
-from assistant.home.announcer import Link
+
+
+class Link(Protocol):
+    """The MQTT connection (``assistant.home.connection.Connection``): publish only queues."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def publish(self, topic: str, payload: str, retain: bool = False) -> None: ...
 
 EVENT_TYPES = ("timer_finished", "alarm")
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
+
+import numpy as np
 
 from assistant.clock.book import ClockBook, Ring
-from assistant.protocols import AudioChunk, Tts
-from assistant.service.ports import Player
-from assistant.service.tones import tone
+from assistant.protocols import SAMPLE_RATE, AudioChunk, Tts
 
 log = logging.getLogger("assistant.clock")
 
@@ -24,10 +25,28 @@ CHECK_EVERY_S = 0.25
 PUBLISH_EVERY_S = 5.0
 
 
+class Player(Protocol):
+    """The speaker (``assistant.audio.playback.Player``)."""
+
+    def play(self, chunks: Iterable[AudioChunk]) -> None: ...
+
+    def stop(self) -> None: ...
+
+    @property
+    def speaking(self) -> bool: ...
+
+
+def _note(freq_hz: float, ms: int, level: float = 0.25) -> np.ndarray:
+    t = np.arange(int(SAMPLE_RATE * ms / 1000)) / SAMPLE_RATE
+    fade = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)  # 10 ms fades: no clicks
+    return np.sin(2 * np.pi * freq_hz * t) * level * fade
+
+
 def ring_tone() -> list[AudioChunk]:
-    """Three rising notes, twice."""
-    notes = [tone(880.0, 120), tone(0.0, 60, 0.0), tone(1175.0, 120), tone(0.0, 60, 0.0), tone(1568.0, 200)]
-    return [*notes, tone(0.0, 200, 0.0), *notes]
+    """Three rising notes, twice, with short gaps."""
+    gap = np.zeros(int(SAMPLE_RATE * 0.06))
+    notes = np.concatenate([_note(880.0, 120), gap, _note(1175.0, 120), gap, _note(1568.0, 200), gap * 3])
+    return [AudioChunk((np.tile(notes, 2) * 32767).astype(np.int16), SAMPLE_RATE)]
 
 
 class Ringer:

@@ -10,13 +10,12 @@ from typing import Any
 
 from assistant.clock.book import ClockBook
 from assistant.clock.entities import ClockEntities
-from assistant.clock.ringer import Ringer
+from assistant.clock.ringer import Player, Ringer
 from assistant.clock.store import ClockStore
 from assistant.clock.tools import ClockBus, ClockTools
 from assistant.clock.wallclock import Clock, default_clock, user_zone
 from assistant.config import Config, state_dir
 from assistant.protocols import Bus, Tts
-from assistant.service.ports import Player
 
 
 def open_book(config: Config, clock: Clock | None = None) -> ClockBook:

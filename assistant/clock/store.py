@@ -89,12 +89,13 @@ class ClockStore:
 
     def read(self) -> ClockState:
         """The current state (empty when there is no file; a corrupt file is logged and read as empty)."""
+        seen = self._signature()  # before reading: a replacement after this is seen by ``changed()``
         try:
             text = self.path.read_text()
         except FileNotFoundError:
             self._seen = None
             return ClockState()
-        self._seen = self._signature()
+        self._seen = seen
         try:
             return ClockState.from_json(json.loads(text))
         except ValueError as err:

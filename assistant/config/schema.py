@@ -193,6 +193,7 @@ class ServiceConfig:
 
 @dataclass(frozen=True)
 class TimersConfig:
+    enabled: bool = opt(True, "Offer the timer, alarm and clock tools, and ring timers and alarms")
     time_zone: str = opt("", "Time zone for the time, the date and alarms, e.g. 'Europe/Berlin' ('' = the system's)")
     ring_max_s: float = opt(60.0, "A ringing timer or alarm repeats until stopped, or for at most this long", range=(1.0, 3600.0))
     ring_pause_s: float = opt(2.0, "Silence between two repeats of a ring", range=(0.0, 60.0))

@@ -76,7 +76,8 @@ def ask_once(config: Config, model: Any, text: str, audio: Samples | None, extra
 
     bus, home = open_bus(dataclasses.replace(config, mqtt=mqtt), lambda status: None)
     devices_off = isinstance(bus, NoDevicesBus)
-    bus = with_clock(config, bus, home)  # timers, alarms and the time, as in the service
+    if config.timers.enabled:
+        bus = with_clock(config, bus, home)  # timers, alarms and the time, as in the service
     speaker = Speaker(config, speak)
     try:
         if home is not None and home.connection.connected:

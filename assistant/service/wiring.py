@@ -219,7 +219,8 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         check_microphone(config)
     model = load_model(config, status)
     bus, home = open_bus(config, status)
-    bus = with_clock(config, bus, home)  # the timers', alarms' and clock's tools join the device tools
+    clock = with_clock(config, bus, home) if config.timers.enabled else None  # timers, alarms, the time
+    bus = clock or bus
     closers: list[Callable[[], object]] = [home.close] if home is not None else []
     try:
         local = local_engine(model, bus, grammar_mode(config))
@@ -231,7 +232,7 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         if source is None:
             source = factory.open_source(config.audio)
         player = factory.make_player(config.audio)
-        ringer = make_ringer(config, bus, tts, player)
+        ringer = make_ringer(config, clock, tts, player) if clock is not None else None
     except BaseException:
         _close_all(closers)
         raise

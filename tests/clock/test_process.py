@@ -72,9 +72,7 @@ def rig(tmp_path, tiny_audio_dir, pulse):
     broker.start()
     spy = broker.client("spy")
     spy.subscribe("assistant/#")
-    config = write_config(tmp_path / "config.toml", tiny_audio_dir, tmp_path / "state", broker)
-    with config.open("a") as fh:
-        fh.write('[timers]\nrequire_clock_sync = false\n')
+    config = write_config(tmp_path / "config.toml", tiny_audio_dir, tmp_path / "state", broker, clock=True)
     shift = tmp_path / "shift"
     shift.write_text("0")
     yield broker, spy, config, shift
@@ -130,7 +128,8 @@ def test_a_timer_that_ends_while_the_service_runs_rings_and_the_cli_cancels_anot
 
 
 def test_a_spoken_turn_under_the_grammar_is_answered_by_the_clock(tmp_path, tiny_audio_dir, pulse):
-    no_mqtt = write_config(tmp_path / "config.toml", tiny_audio_dir, tmp_path / "state", None, tool_grammar="force")
+    no_mqtt = write_config(tmp_path / "config.toml", tiny_audio_dir, tmp_path / "state", None, clock=True,
+                           tool_grammar="force")
     wav = speech_wav(tmp_path / "turn.wav", "okay nabu", "set a pasta timer for eight minutes")
     result = run_cli("--config", str(no_mqtt), "run", "--wav", str(wav), timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -45,8 +45,9 @@ def device_broker(directory: Path, only_fan: bool = False) -> Broker:
     return broker
 
 
-def write_config(path: Path, model: Path, state: Path, broker: Broker | None, **service: Any) -> Path:
-    """A config for the tiny model, espeak TTS, the PulseAudio speaker and ``broker`` (None: MQTT off)."""
+def write_config(path: Path, model: Path, state: Path, broker: Broker | None, clock: bool = False, **service: Any) -> Path:
+    """A config for the tiny model, espeak TTS, the PulseAudio speaker and ``broker`` (None: MQTT off);
+    the timer and clock tools only with ``clock`` (else the forced call of the random model may be one of them)."""
     service_lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in service.items())
     mqtt = (f'enabled = true\nhost = "127.0.0.1"\nport = {broker.port}\nclient_id = "e2e-assistant"\n'
             "state_echo_timeout_s = 0.3\nconnect_timeout_s = 3.0\n") if broker else "enabled = false\n"
@@ -54,6 +55,7 @@ def write_config(path: Path, model: Path, state: Path, broker: Broker | None, **
         f'[model]\ndir = "{model}"\nmax_new_tokens = 48\nthreads = 1\n'
         f"[mqtt]\n{mqtt}"
         f'[service]\nstate_dir = "{state}"\nfollow_up_s = 0.0\n{service_lines}'
+        f"[timers]\nenabled = {'true' if clock else 'false'}\n"
     )
     return path
 

@@ -83,8 +83,8 @@ class Ringer:
                 self.on_tick()
             if idle and not self.rings:
                 self._start(self.book.due(), now)
-        except OSError as err:
-            log.warning("cannot read or write the timers: %s", err)
+        except Exception as err:  # a full disk or a broken file must never stop the audio loop
+            log.warning("cannot read or write the timers: %s", err or type(err).__name__)
         with self._lock:
             if not self.rings:
                 return

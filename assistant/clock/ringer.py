@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.clock.book import ClockBook, Ring
+from assistant.logs import RateLimitedLog
 from assistant.protocols import SAMPLE_RATE, AudioChunk, Tts
 
 log = logging.getLogger("assistant.clock")
@@ -66,6 +67,7 @@ class Ringer:
         self._next_publish = 0.0
         self._next_cycle = 0.0
         self._playing = False
+        self._errors = RateLimitedLog(log)
 
     @property
     def ringing(self) -> bool:
@@ -84,7 +86,7 @@ class Ringer:
             if idle and not self.rings:
                 self._start(self.book.due(), now)
         except Exception as err:  # a full disk or a broken file must never stop the audio loop
-            log.warning("cannot read or write the timers: %s", err or type(err).__name__)
+            self._errors.warning("cannot read or write the timers: %s", err or type(err).__name__)
         with self._lock:
             if not self.rings:
                 return

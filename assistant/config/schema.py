@@ -221,6 +221,18 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class TimersConfig:
+    enabled: bool = opt(True, "Offer the timer, alarm and clock tools, and ring timers and alarms")
+    time_zone: str = opt("", "Time zone for the time, the date and alarms, e.g. 'Europe/Berlin' ('' = the system's)")
+    ring_max_s: float = opt(60.0, "A ringing timer or alarm repeats until stopped, or for at most this long", range=(1.0, 3600.0))
+    ring_pause_s: float = opt(2.0, "Silence between two repeats of a ring", range=(0.0, 60.0))
+    max_timers: int = opt(10, "Most timers and alarms at once", range=(1, 100))
+    names: str = opt("pasta,rice,eggs,tea,pizza,oven,bread,cake,laundry,nap,break",
+                     "Names the model may give a timer, comma-separated (a closed set under the grammar)")
+    require_clock_sync: bool = opt(True, "Refuse alarms while the system clock is not synchronised")
+
+
+@dataclass(frozen=True)
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     wakeword: WakeWordConfig = field(default_factory=WakeWordConfig)
@@ -232,4 +244,5 @@ class Config:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     announce: AnnounceConfig = field(default_factory=AnnounceConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
+    timers: TimersConfig = field(default_factory=TimersConfig)
     source: str = field(default="(built-in defaults)", compare=False)

@@ -249,6 +249,8 @@ class _ToolCompiler:
     def _chain(self, subset: tuple[str, ...], values: Mapping[str, list[str]]) -> Node:
         node = self._tail
         present = _sorted_keys([*self.required, *subset])
+        if not present:  # no arguments: the template writes ``call:name{}``
+            return self.b.alt([("{", node)])
         for i in range(len(present) - 1, -1, -1):
             sep = "," if i else "{"
             node = self.b.alt((f"{sep}{present[i]}:{v}", node) for v in values[present[i]])

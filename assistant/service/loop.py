@@ -131,11 +131,16 @@ class Assistant:
         self._drain_control()
         if not self._engine_stuck() and self.pinger is not None:
             self.pinger.tick(self._frame_mono)
+        ringer = self.stages.ringer
+        if ringer is not None:
+            ringer.tick(self.state == IDLE)
         if self.state in (IDLE, LISTENING, FOLLOW_UP) and self._muted():
             self._while_muted()
             self._interject()
             return
         heard = self.detector.detect(frame)
+        if heard and ringer is not None and ringer.stop():
+            log.info("wake word: the ring is stopped")
         if heard and self.state == IDLE:
             log.info("wake word")
             self._listen(wake=True)

@@ -72,14 +72,19 @@ def ask_once(config: Config, model: Any, text: str, audio: Samples | None, extra
              speak: bool, on_text: Callable[[str], object] = lambda text: None) -> Answer:
     """Run one turn and return what happened; ``on_text`` sees the reply text as it streams."""
     mqtt = dataclasses.replace(config.mqtt, connect_timeout_s=min(config.mqtt.connect_timeout_s, CONNECT_WAIT_S))
+    from assistant.clock.service import with_clock
+
     bus, home = open_bus(dataclasses.replace(config, mqtt=mqtt), lambda status: None)
+    devices_off = isinstance(bus, NoDevicesBus)
+    if config.timers.enabled:
+        bus = with_clock(config, bus, home)  # timers, alarms and the time, as in the service
     speaker = Speaker(config, speak)
     try:
         if home is not None and home.connection.connected:
             home.wait_for_discovery(quiet_s=0.3, timeout=DISCOVERY_WAIT_S)
         device_tools = bus.tools("")
         names = {t["function"]["name"] for t in device_tools if "function" in t}
-        mode = "off" if extra_tools or isinstance(bus, NoDevicesBus) else grammar_mode(config)
+        mode = "off" if extra_tools or devices_off else grammar_mode(config)
         local = local_engine(model, bus, mode)
         engine = _router(local, config)
         answer = _generate(engine, local, Message("user", text=text, audio=audio), [*device_tools, *extra_tools],

@@ -97,6 +97,16 @@ LatencyPublisher = Callable[[dict[str, Any]], None]
 so it must only queue the message (paho's ``publish`` does), never wait for the broker."""
 
 
+@runtime_checkable
+class Ringer(Protocol):
+    """Timers and alarms that ring (``assistant.clock.ringer.Ringer``): ticked on every frame,
+    allowed to start a ring only when ``idle``; ``stop`` ends a ring (True when one was ringing)."""
+
+    def tick(self, idle: bool) -> None: ...
+
+    def stop(self) -> bool: ...
+
+
 class NullAnnouncer:
     """No MQTT status: used when MQTT is disabled."""
 

@@ -12,7 +12,7 @@ from assistant.audio.playback import SentenceSplitter
 from assistant.protocols import Bus, Engine, LiveAudio, Message, Samples, TextDelta, ToolCall, Tts
 from assistant.service.actions import Action, ActionRunner
 from assistant.service.latency import LatencyRecord
-from assistant.service.ports import Player, Timed
+from assistant.service.ports import Player, Ringer, Timed
 from assistant.service.speech import SpeechStream
 
 log = logging.getLogger("assistant.turn")
@@ -44,6 +44,7 @@ class Stages:
     system_prompt: str
     timed: tuple[Timed, ...] = ()  # more parts reporting moments (the local engine under a tiers router)
     stream_audio: bool = False  # the engine takes live audio (``Message.live``): turns start at speech start
+    ringer: Ringer | None = None  # timers and alarms (ticked by the loop)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from assistant.service.ports import (
     LatencyPublisher,
     NullAnnouncer,
     Player,
+    Ringer,
     Timed,
     WakeDetector,
 )
@@ -59,6 +60,7 @@ class Parts:
     stream_audio: bool = False  # the engine takes live audio (``Message.live``, the local Gemma model)
     interjections: Interjections | None = None  # announcements, spoken while idle
     system_prompt: str = ""  # '' = config.model.system_prompt
+    ringer: Ringer | None = None  # timers and alarms (``assistant.clock``)
 
 
 class NoDevicesBus:
@@ -91,7 +93,8 @@ def build_assistant(
         publisher=parts.latency_publisher,
     )
     stages = Stages(parts.engine, parts.bus, parts.tts, parts.player, ActionRunner(parts.bus),
-                    parts.system_prompt or config.model.system_prompt, timed=parts.timed, stream_audio=parts.stream_audio)
+                    parts.system_prompt or config.model.system_prompt, timed=parts.timed, stream_audio=parts.stream_audio,
+                    ringer=parts.ringer)
     return Assistant(
         parts.source,
         parts.detector,
@@ -221,6 +224,7 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
     """Construct the real stages: model, MQTT home, tiers router, wake word, VAD, TTS, speaker, microphone."""
     from assistant.audio import factory
     from assistant.audio.endpoint import Endpointer as AudioEndpointer
+    from assistant.clock.service import make_ringer, with_clock
     from assistant.engine.model_dir import check_dir
     from assistant.service.everyday import Everyday, with_reply_language
     from assistant.tiers import build_router
@@ -231,6 +235,8 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         check_microphone(config)
     model = load_model(config, status)
     bus, home = open_bus(config, status)
+    clock = with_clock(config, bus, home) if config.timers.enabled else None  # timers, alarms, the time
+    bus = clock or bus
     closers: list[Callable[[], object]] = [home.close] if home is not None else []
     try:
         everyday = Everyday.build(config, home)
@@ -244,6 +250,7 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         if source is None:
             source = factory.open_source(config.audio)
         player = everyday.player(factory.make_player(config.audio))
+        ringer = make_ringer(config, clock, tts, player) if clock is not None else None
     except BaseException:
         _close_all(closers)
         raise
@@ -262,4 +269,5 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         stream_audio=config.service.stream_audio and bool(getattr(model, "has_audio", False)),
         interjections=everyday.announcements,
         system_prompt=config.model.system_prompt,
+        ringer=ringer,
     )

@@ -45,9 +45,10 @@ def device_broker(directory: Path, only_fan: bool = False) -> Broker:
     return broker
 
 
-def write_config(path: Path, model: Path, state: Path, broker: Broker | None, **service: Any) -> Path:
+def write_config(path: Path, model: Path, state: Path, broker: Broker | None, clock: bool = False, **service: Any) -> Path:
     """A config for the tiny model, espeak TTS, the PulseAudio speaker and ``broker`` (None: MQTT off).
-    The assistant's own tools are off unless asked for: the random tiny model must pick a device tool."""
+    The assistant's own tools (set_volume) are off unless asked for, and the timer and clock tools only with
+    ``clock``: the forced call of the random tiny model must pick a device tool."""
     service.setdefault("own_tools", False)
     service_lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in service.items())
     mqtt = (f'enabled = true\nhost = "127.0.0.1"\nport = {broker.port}\nclient_id = "e2e-assistant"\n'
@@ -56,6 +57,7 @@ def write_config(path: Path, model: Path, state: Path, broker: Broker | None, **
         f'[model]\ndir = "{model}"\nmax_new_tokens = 48\nthreads = 1\n'
         f"[mqtt]\n{mqtt}"
         f'[service]\nstate_dir = "{state}"\nfollow_up_s = 0.0\n{service_lines}'
+        f"[timers]\nenabled = {'true' if clock else 'false'}\n"
     )
     return path
 

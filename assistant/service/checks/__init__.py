@@ -25,6 +25,7 @@ PLUGIN_MODULES = (
     ("engine", "assistant.engine.doctor"),
     ("mqtt", "assistant.home.doctor"),
     ("tiers", "assistant.tiers.doctor"),
+    ("clock", "assistant.clock.doctor"),
 )
 
 

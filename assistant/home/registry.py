@@ -16,11 +16,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.home import ha_discovery, tasmota, z2m
+from assistant.home.limits import MAX_DEVICES, MAX_TOPIC, TopicWarnings, bounded_device, clip, payload_limit
 from assistant.home.model import Device
 from assistant.home.overrides import Override
+from assistant.home.topicguard import TopicGuard
 
 log = logging.getLogger("assistant.home")
-MAX_CACHED_TOPICS = 20000
+MAX_CACHED_TOPICS = 100000
+MAX_CACHED_BYTES = 64 * 1024 * 1024  # last payloads kept for topics no device claims yet
+REBUILD_SHARE = 0.2  # while discovery streams in, rebuilding takes at most about this share of the time
 NAME_CHARS = re.compile(r"[\w '.:-]+")
 
 
@@ -31,6 +35,7 @@ class Topics:
     discovery_prefix: str = "homeassistant"
     z2m_base: str = "zigbee2mqtt"
     tasmota_prefix: str = "tasmota/discovery"
+    own_root: str = ""  # the assistant's own announce topics (a device may not command them)
 
 
 def slug(text: str) -> str:
@@ -46,8 +51,12 @@ class Registry:
     """Thread-safe: the network thread writes, the assistant reads and waits."""
 
     def __init__(self, topics: Topics | None = None, overrides: dict[str, Override] | None = None,
-                 ignore_topics: Callable[[str], bool] | None = None) -> None:
+                 ignore_topics: Callable[[str], bool] | None = None, allow_topics: tuple[str, ...] = (),
+                 warnings: TopicWarnings | None = None) -> None:
         self.topics = topics or Topics()
+        t = self.topics
+        self.guard = TopicGuard.for_hubs(t.discovery_prefix, t.z2m_base, t.tasmota_prefix, t.own_root, allow_topics)
+        self.warnings = warnings or TopicWarnings(log)
         self._overrides = overrides or {}
         self._ignore = ignore_topics or (lambda t: False)
         self._cond = threading.Condition(threading.RLock())
@@ -58,23 +67,44 @@ class Registry:
         self._devices: list[Device] = []
         self._by_id: dict[str, Device] = {}
         self._routes: dict[str, list[tuple[str, Any]]] = {}
-        self._avail_routes: set[str] = set()
+        self._avail_routes: dict[str, list[Any]] = {}
         self._payloads: dict[str, str] = {}
+        self._payload_bytes = 0
         self._avail: dict[str, tuple[bool, int]] = {}
         self._seq = 0
         self._state: dict[str, dict[str, Any]] = {}
         self._updated: dict[str, float] = {}
+        self._dirty = False
+        self._rebuilt_at = float("-inf")
+        self._rebuild_s = 0.0
+        self._new_filters: set[str] = set()
         self.last_change = time.monotonic()
 
     # ---- input -------------------------------------------------------------------------------
 
     def handle(self, topic: str, payload: bytes | str) -> bool:
-        """Apply one message; True when the device list (and so the subscriptions) changed."""
+        """Apply one message; True when the device list changed. Never raises on what the broker sends.
+
+        A discovery message only marks the list stale: it is rebuilt when read, or while messages keep
+        coming at most about ``REBUILD_SHARE`` of the time, so a replay of N configs costs O(N), not O(N^2).
+        """
+        t = self.topics
+        if len(topic) > MAX_TOPIC:
+            self.warnings.warn(topic, "ignored a message on a topic of %d characters (at most %d)", len(topic), MAX_TOPIC)
+            return False
+        limit = payload_limit(topic, (f"{t.z2m_base}/bridge/devices", f"{t.z2m_base}/bridge/groups"))
+        if len(payload) > limit:
+            self.warnings.warn(topic, "ignored a message of %d bytes (at most %d)", len(payload), limit)
+            return False
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
         with self._cond:
             changed = self._discovery(topic, text)
             if changed:
-                self._rebuild()
+                self._dirty = True
+                self.last_change = time.monotonic()
+                self._cond.notify_all()
+                if time.monotonic() - self._rebuilt_at > self._rebuild_s / REBUILD_SHARE:
+                    self._rebuild()
             else:
                 self._remember(topic, text)
                 self._apply(topic, text)
@@ -85,62 +115,122 @@ class Registry:
         if self._ignore(topic):
             return False
         if ha_discovery.is_config_topic(t.discovery_prefix, topic):
-            self._ha[topic] = ha_discovery.parse_config(t.discovery_prefix, topic, text)
-            return True
+            return self._keep(self._ha, topic, ha_discovery.parse_config(t.discovery_prefix, topic, text))
         if tasmota.is_config_topic(t.tasmota_prefix, topic):
-            self._tasmota[topic] = tasmota.parse_config(topic, text)
-            return True
+            return self._keep(self._tasmota, topic, tasmota.parse_config(topic, text))
         for which in ("devices", "groups"):
             if topic == f"{t.z2m_base}/bridge/{which}":
                 self._z2m_raw[which] = text
-                self._z2m = z2m.build(t.z2m_base, self._z2m_raw["devices"], self._z2m_raw["groups"])
+                built = z2m.build(t.z2m_base, self._z2m_raw["devices"], self._z2m_raw["groups"])
+                if len(built) > MAX_DEVICES:
+                    self.warnings.warn(topic, "kept %d of %d devices (at most %d)", MAX_DEVICES, len(built), MAX_DEVICES)
+                self._z2m = self._checked(f"{t.z2m_base}/bridge/devices", built[:MAX_DEVICES])
                 return True
         return False
 
+    def _keep(self, table: dict[str, list[Device]], topic: str, devices: list[Device]) -> bool:
+        if topic not in table and len(self._ha) + len(self._tasmota) >= MAX_DEVICES:
+            self.warnings.warn(topic, "ignored a discovery config: %d discovery topics already (at most %d)",
+                               MAX_DEVICES, MAX_DEVICES)
+            return False
+        table[topic] = self._checked(topic, devices)
+        return True
+
+    def _checked(self, topic: str, devices: list[Device]) -> list[Device]:
+        """Devices within the limits, with any command topic in a control namespace refused (one warning each)."""
+        out = []
+        for found in devices:
+            device = bounded_device(found, topic, self.warnings)
+            if device is None:
+                continue
+            for command_topic in sorted(device.command_topics()):
+                why = self.guard.refused(command_topic)
+                if why:
+                    self.warnings.warn(topic, "refused to control '%s': its command topic %s is in %s "
+                                       "(mqtt.allow_topics can allow it)", device.name, clip(command_topic, MAX_TOPIC), why)
+                    device.capabilities = {}
+                    device.unsupported = clip(f"command topic in {why}", 120)
+                    break
+            out.append(device)
+            self._new_filters.update(self._filters(device))
+        return out
+
+    def _filters(self, device: Device) -> set[str]:
+        base = self.topics.z2m_base + "/"
+        topics = [s.topic for s in device.state_topics] + [a.topic for a in device.availability]
+        return {t for t in topics if not t.startswith(base)}
+
     def _remember(self, topic: str, text: str) -> None:
-        if topic in self._payloads or len(self._payloads) < MAX_CACHED_TOPICS:
-            self._payloads[topic] = text
+        old = self._payloads.get(topic)
+        if old is None and (len(self._payloads) >= MAX_CACHED_TOPICS or self._payload_bytes + len(text) > MAX_CACHED_BYTES):
+            return
+        self._payload_bytes += len(text) - (len(old) if old is not None else 0)
+        self._payloads[topic] = text
 
     def _apply(self, topic: str, text: str) -> None:
-        if topic in self._avail_routes:
-            for device in self._devices:
-                for a in device.availability:
-                    if a.topic == topic and (value := a.parse(text)) is not None:
-                        self._seq += 1
-                        self._avail[topic] = (value, self._seq)
-                        self._cond.notify_all()
+        for parse in self._avail_routes.get(topic, ()):
+            try:
+                value = parse(text)
+            except Exception as err:  # a bad payload must never stop the network thread
+                log.debug("bad availability payload on %s: %s", clip(topic, MAX_TOPIC), err)
+                continue
+            if value is not None:
+                self._seq += 1
+                self._avail[topic] = (value, self._seq)
+                self._cond.notify_all()
         for key, parse in self._routes.get(topic, ()):
             try:
                 update = parse(text)
             except Exception as err:  # a bad payload must never stop the network thread
-                log.debug("bad state payload on %s: %s", topic, err)
+                log.debug("bad state payload on %s: %s", clip(topic, MAX_TOPIC), err)
                 continue
             if update:
                 self._state.setdefault(key, {}).update(update)
                 self._updated[key] = time.monotonic()
                 self._cond.notify_all()
 
+    def _sync(self) -> None:
+        """Rebuild the device list if discovery changed it since (caller holds the lock)."""
+        if self._dirty:
+            self._rebuild()
+
     def _rebuild(self) -> None:
+        started = time.monotonic()
         z2m_links = {link: d for d in self._z2m for link in d.links}
-        merged = list(self._z2m) + [d for ds in self._tasmota.values() for d in ds]
-        for devices in self._ha.values():
-            for d in devices:
+        t = self.topics
+        found: list[tuple[str, Device]] = [(f"{t.z2m_base}/bridge/devices", d) for d in self._z2m]
+        found += [(topic, d) for topic in sorted(self._tasmota) for d in self._tasmota[topic]]
+        for topic in sorted(self._ha):
+            for d in self._ha[topic]:
                 twin = next((z2m_links[link] for link in d.links if link in z2m_links), None)
                 if twin is None:
-                    merged.append(d)
+                    found.append((topic, d))
                 elif d.area and not twin.area:
                     twin.area = d.area  # HA discovery is the better source of names and areas
-        self._devices = _assign_ids([self._override(d) for d in merged])
+        merged: dict[str, Device] = {}
+        origin: dict[str, str] = {}
+        for topic, d in found:
+            if d.key in merged:
+                self.warnings.warn(topic, "duplicate stable id %s (also announced on %s): kept the first",
+                                   clip(d.key, 200), clip(origin[d.key], MAX_TOPIC))
+                continue
+            merged[d.key], origin[d.key] = d, topic
+        self._devices = _assign_ids([self._override(d) for d in merged.values()])
         self._by_id = {d.id: d for d in self._devices}
-        self._routes, self._avail_routes = {}, set()
+        old_routes, old_avail = self._routes, self._avail_routes
+        self._routes, self._avail_routes = {}, {}
         for d in self._devices:
             for s in d.state_topics:
                 self._routes.setdefault(s.topic, []).append((d.key, s.parse))
-            self._avail_routes.update(a.topic for a in d.availability)
-        for topic in set(self._routes) | self._avail_routes:
-            if topic in self._payloads:
+            for a in d.availability:
+                self._avail_routes.setdefault(a.topic, []).append(a.parse)
+        for topic in set(self._routes) | set(self._avail_routes):
+            fresh = self._routes.get(topic) != old_routes.get(topic) or self._avail_routes.get(topic) != old_avail.get(topic)
+            if fresh and topic in self._payloads:
                 self._apply(topic, self._payloads[topic])
-        self.last_change = time.monotonic()
+        self._dirty = False
+        self._rebuilt_at = time.monotonic()
+        self._rebuild_s = self._rebuilt_at - started
         self._cond.notify_all()
 
     def _override(self, device: Device) -> Device:
@@ -158,6 +248,7 @@ class Registry:
 
     def devices(self, include_hidden: bool = False) -> list[Device]:
         with self._cond:
+            self._sync()
             return [d for d in self._devices if include_hidden or not d.hidden]
 
     def get(self, name: Any) -> Device | None:
@@ -165,6 +256,7 @@ class Registry:
         if not isinstance(name, str) or not name or len(name) > 200:
             return None
         with self._cond:
+            self._sync()
             device = self._by_id.get(name)
             if device is not None and not device.hidden:
                 return device
@@ -177,11 +269,13 @@ class Registry:
 
     def state(self, device: Device) -> dict[str, Any]:
         with self._cond:
+            self._sync()
             return dict(self._state.get(device.key, {}))
 
     def available(self, device: Device) -> bool | None:
         """True/False from its availability topics; None when nothing was heard (treated as available)."""
         with self._cond:
+            self._sync()
             known = [self._avail[a.topic] for a in device.availability if a.topic in self._avail]
         if not known:
             return None
@@ -196,6 +290,7 @@ class Registry:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
+                self._sync()
                 if self._updated.get(device.key, 0.0) > since and check(self._state.get(device.key, {})):
                     return True
                 left = deadline - time.monotonic()
@@ -205,6 +300,7 @@ class Registry:
 
     def command_topics(self) -> set[str]:
         with self._cond:
+            self._sync()
             return {t for d in self._devices if not d.hidden for t in d.command_topics()}
 
     def subscriptions(self) -> set[str]:
@@ -213,8 +309,21 @@ class Registry:
         subs = {f"{t.discovery_prefix}/+/+/config", f"{t.discovery_prefix}/+/+/+/config",
                 f"{t.z2m_base}/#", f"{t.tasmota_prefix}/+/config"}
         with self._cond:
-            extra = set(self._routes) | self._avail_routes
+            self._sync()
+            extra = set(self._routes) | set(self._avail_routes)
+            self._new_filters.clear()
         return subs | {topic for topic in extra if not topic.startswith(t.z2m_base + "/")}
+
+    def announced(self) -> int:
+        """Devices parsed from discovery so far, before merging twins and duplicates (cheap: no rebuild)."""
+        with self._cond:
+            return len(self._z2m) + sum(map(len, self._ha.values())) + sum(map(len, self._tasmota.values()))
+
+    def new_subscriptions(self) -> set[str]:
+        """State and availability topics of devices parsed since the last call (no rebuild: O(new devices))."""
+        with self._cond:
+            out, self._new_filters = self._new_filters, set()
+        return out
 
 
 def _assign_ids(devices: list[Device]) -> list[Device]:

@@ -45,6 +45,25 @@ def free_port() -> int:
             return port
 
 
+def publish_configs(port: int, n: int, first: int = 0) -> None:
+    """Publish synthetic devices ``first .. first+n-1`` as retained configs to the broker on loopback ``port``."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-loader-{first}", protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        infos = [client.publish(*config_payload(i), qos=1, retain=True) for i in range(first, first + n)]
+        for info in infos:
+            info.wait_for_publish(60)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 class PrivateBroker:
     """A throwaway Mosquitto with its default limits, listening on loopback only."""
 
@@ -69,21 +88,7 @@ class PrivateBroker:
         raise AssistantError("the private mosquitto did not start")
 
     def load(self, n: int) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-loader", protocol=mqtt.MQTTv5)
-        client.max_inflight_messages_set(1000)
-        client.max_queued_messages_set(0)
-        client.connect("127.0.0.1", self.port)
-        client.loop_start()
-        try:
-            infos = [client.publish(*config_payload(i), qos=1, retain=True) for i in range(n)]
-            for info in infos:
-                info.wait_for_publish(60)
-        finally:
-            client.disconnect()
-            client.loop_stop()
+        publish_configs(self.port, n)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -52,7 +52,7 @@ class Registry:
 
     def __init__(self, topics: Topics | None = None, overrides: dict[str, Override] | None = None,
                  ignore_topics: Callable[[str], bool] | None = None, allow_topics: tuple[str, ...] = (),
-                 warnings: TopicWarnings | None = None) -> None:
+                 warnings: TopicWarnings | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.topics = topics or Topics()
         t = self.topics
         self.guard = TopicGuard.for_hubs(t.discovery_prefix, t.z2m_base, t.tasmota_prefix, t.own_root, allow_topics)
@@ -77,6 +77,8 @@ class Registry:
         self._dirty = False
         self._rebuilt_at = float("-inf")
         self._rebuild_s = 0.0
+        self._clock = clock  # paces rebuilds while discovery streams in
+        self.rebuilds = 0
         self._new_filters: set[str] = set()
         self.last_change = time.monotonic()
 
@@ -103,7 +105,7 @@ class Registry:
                 self._dirty = True
                 self.last_change = time.monotonic()
                 self._cond.notify_all()
-                if time.monotonic() - self._rebuilt_at > self._rebuild_s / REBUILD_SHARE:
+                if self._clock() - self._rebuilt_at > self._rebuild_s / REBUILD_SHARE:
                     self._rebuild()
             else:
                 self._remember(topic, text)
@@ -195,7 +197,8 @@ class Registry:
             self._rebuild()
 
     def _rebuild(self) -> None:
-        started = time.monotonic()
+        started = self._clock()
+        self.rebuilds += 1
         z2m_links = {link: d for d in self._z2m for link in d.links}
         t = self.topics
         found: list[tuple[str, Device]] = [(f"{t.z2m_base}/bridge/devices", d) for d in self._z2m]
@@ -229,7 +232,7 @@ class Registry:
             if fresh and topic in self._payloads:
                 self._apply(topic, self._payloads[topic])
         self._dirty = False
-        self._rebuilt_at = time.monotonic()
+        self._rebuilt_at = self._clock()
         self._rebuild_s = self._rebuilt_at - started
         self._cond.notify_all()
 

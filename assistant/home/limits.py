@@ -33,6 +33,7 @@ MAX_VALUE = 40  # characters of one such value
 MAX_UNITS = 32
 MAX_DEVICES = 20000  # devices in the registry; the discovery topics beyond are refused
 
+SAFE_VALUE = re.compile(r"[A-Za-z0-9_ .:+/-]+")  # a closed-set value the grammar and tokenizer take verbatim
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
@@ -116,9 +117,9 @@ def bounded_device(device: Device, topic: str, warnings: TopicWarnings) -> Devic
                       name, MAX_NAME, MAX_ALIASES)
     capabilities = {}
     for cap_name, cap in device.capabilities.items():
-        values = tuple(v for v in cap.values if len(str(v)) <= MAX_VALUE)[:MAX_VALUES]
+        values = tuple(v for v in cap.values if len(str(v)) <= MAX_VALUE and SAFE_VALUE.fullmatch(str(v)))[:MAX_VALUES]
         if len(values) != len(cap.values):
-            warnings.warn(topic, "'%s': kept %d of %d %s values (at most %d of %d characters)",
+            warnings.warn(topic, "'%s': kept %d of %d %s values (at most %d of %d plain characters)",
                           name, len(values), len(cap.values), cap_name, MAX_VALUES, MAX_VALUE)
             if cap.values and not values:
                 continue

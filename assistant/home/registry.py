@@ -66,6 +66,8 @@ class Registry:
         self._z2m: list[Device] = []
         self._devices: list[Device] = []
         self._by_id: dict[str, Device] = {}
+        self._ids: dict[str, tuple[str, str]] = {}  # stable id -> (name slug, short id): ids stick once read
+        self._ids_read = False
         self._routes: dict[str, list[tuple[str, Any]]] = {}
         self._avail_routes: dict[str, list[Any]] = {}
         self._payloads: dict[str, str] = {}
@@ -192,9 +194,11 @@ class Registry:
                 self._cond.notify_all()
 
     def _sync(self) -> None:
-        """Rebuild the device list if discovery changed it since (caller holds the lock)."""
+        """Rebuild the device list if discovery changed it since (caller holds the lock). From the first read on,
+        ids are sticky: a device announced later never takes the id of one already offered."""
         if self._dirty:
             self._rebuild()
+        self._ids_read = True
 
     def _rebuild(self) -> None:
         started = self._clock()
@@ -218,7 +222,8 @@ class Registry:
                                    clip(d.key, 200), clip(origin[d.key], MAX_TOPIC))
                 continue
             merged[d.key], origin[d.key] = d, topic
-        self._devices = _assign_ids([self._override(d) for d in merged.values()])
+        self._devices = _assign_ids([self._override(d) for d in merged.values()], self._ids if self._ids_read else {})
+        self._ids = {d.key: (slug(d.name) or d.kind, d.id) for d in self._devices}
         self._by_id = {d.id: d for d in self._devices}
         old_routes, old_avail = self._routes, self._avail_routes
         self._routes, self._avail_routes = {}, {}
@@ -329,22 +334,36 @@ class Registry:
         return out
 
 
-def _assign_ids(devices: list[Device]) -> list[Device]:
-    """Short, stable, unique ids from names; clashes get the area, then a number."""
+def _assign_ids(devices: list[Device], previous: dict[str, tuple[str, str]] | None = None) -> list[Device]:
+    """Short, stable, unique ids from names; clashes get the area, then a number.
+
+    ``previous`` (stable id -> (name slug, id)) makes ids sticky: a device keeps the id it had while its name is
+    the same, so a device announced later (a retained message of any shape) never takes an id already in use.
+    """
+    previous = previous or {}
     devices = sorted(devices, key=lambda d: d.key)
     by_slug: dict[str, list[Device]] = {}
     for d in devices:
         by_slug.setdefault(slug(d.name) or d.kind, []).append(d)
     taken: set[str] = set()
+    fresh: list[tuple[str, int, Device]] = []
     for base, group in by_slug.items():
         for d in group:
-            candidate = base
-            if len(group) > 1 and d.area and slug(d.area) not in base:
-                candidate = f"{slug(d.area)}_{base}"
-            n = 2
-            unique = candidate
-            while unique in taken:
-                unique, n = f"{candidate}_{n}", n + 1
-            d.id = unique
-            taken.add(unique)
+            old = previous.get(d.key)
+            if old is not None and old[0] == base and old[1] not in taken:
+                d.id = old[1]
+                taken.add(d.id)
+            else:
+                fresh.append((base, len(group), d))
+    counters: dict[str, int] = {}
+    for base, size, d in fresh:
+        candidate = base
+        if size > 1 and d.area and slug(d.area) not in base:
+            candidate = f"{slug(d.area)}_{base}"
+        unique, n = candidate, counters.get(candidate, 2)
+        while unique in taken:
+            unique, n = f"{candidate}_{n}", n + 1
+        counters[candidate] = n
+        d.id = unique
+        taken.add(unique)
     return sorted(devices, key=lambda d: d.id)

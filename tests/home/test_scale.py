@@ -3,6 +3,7 @@ the device list per message, and a broker that drops messages is noticed."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -92,3 +93,25 @@ def test_a_broker_dropping_messages_is_warned_about(tmp_path, caplog) -> None:
             home.close()
     finally:
         broker.stop()
+
+
+def test_ids_once_read_stay_with_their_devices_when_namesakes_arrive() -> None:
+    from . import fixtures
+
+    registry = fixtures.loaded_registry()
+    before = {d.key: d.id for d in registry.devices()}
+    for i, area in enumerate(["Kitchen", "Office", ""]):
+        registry.handle(f"homeassistant/light/dup{i}/config", json.dumps({
+            "name": "desk lamp", "unique_id": f"dup{i}", "command_topic": f"dup{i}/set", "device": {"suggested_area": area}}))
+    after = {d.key: d.id for d in registry.devices()}
+    assert all(after[k] == v for k, v in before.items())
+    assert len(set(after.values())) == len(after)
+
+
+def test_thousands_of_namesakes_get_unique_ids() -> None:
+    registry = Registry(clock=lambda: 0.0)
+    for i in range(3000):
+        registry.handle(f"homeassistant/switch/s{i}/config",
+                        json.dumps({"name": "plug", "unique_id": f"s{i}", "command_topic": f"s{i}/set"}))
+    ids = [d.id for d in registry.devices()]
+    assert len(set(ids)) == 3000 and "plug" in ids and "plug_3000" in ids

@@ -68,6 +68,7 @@ class Registry:
         self._by_id: dict[str, Device] = {}
         self._ids: dict[str, tuple[str, str]] = {}  # stable id -> (name slug, short id): ids stick once read
         self._ids_read = False
+        self._origin: dict[str, str] = {}  # stable id -> the topic whose device holds it
         self._routes: dict[str, list[tuple[str, Any]]] = {}
         self._avail_routes: dict[str, list[Any]] = {}
         self._payloads: dict[str, str] = {}
@@ -218,10 +219,14 @@ class Registry:
         origin: dict[str, str] = {}
         for topic, d in found:
             if d.key in merged:
-                self.warnings.warn(topic, "duplicate stable id %s (also announced on %s): kept the first",
-                                   clip(d.key, 200), clip(origin[d.key], MAX_TOPIC))
+                kept = origin[d.key]
+                if self._ids_read and topic == self._origin.get(d.key) != kept:  # the one in use stays in use
+                    merged[d.key], origin[d.key], topic, kept = d, topic, kept, topic
+                self.warnings.warn(topic, "duplicate stable id %s (also announced on %s): kept the %s",
+                                   clip(d.key, 200), clip(kept, MAX_TOPIC), "one in use" if self._ids_read else "first")
                 continue
             merged[d.key], origin[d.key] = d, topic
+        self._origin = origin
         self._devices = _assign_ids([self._override(d) for d in merged.values()], self._ids if self._ids_read else {})
         self._ids = {d.key: (slug(d.name) or d.kind, d.id) for d in self._devices}
         self._by_id = {d.id: d for d in self._devices}

@@ -107,3 +107,13 @@ def test_duplicate_unique_ids_keep_the_first_topic_with_one_warning(caplog) -> N
         assert registry.command_topics() >= {"dup/a/set"} and "dup/b/set" not in registry.command_topics()
         warned = [r.getMessage() for r in caplog.records if "duplicate stable id" in r.getMessage()]
         assert len(warned) == 1 and warned[0].startswith("homeassistant/switch/b/config") and "switch/a/config" in warned[0]
+
+
+def test_a_duplicate_announced_later_never_takes_over_a_device_in_use(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="assistant.home")
+    registry = fixtures.loaded_registry({"homeassistant/switch/b/config": plug("real plug", "dup/b/set", "same")})
+    assert registry.get("real_plug") is not None  # in use from here on
+    registry.handle("homeassistant/switch/a/config", plug("evil plug", "dup/a/set", "same"))  # sorts first
+    same = [d for d in registry.devices(include_hidden=True) if d.key == "homeassistant:same"]
+    assert [d.name for d in same] == ["real plug"] and "dup/a/set" not in registry.command_topics()
+    assert "homeassistant/switch/a/config: duplicate stable id homeassistant:same" in caplog.text

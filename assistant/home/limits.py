@@ -125,8 +125,11 @@ def bounded_device(device: Device, topic: str, warnings: TopicWarnings) -> Devic
                 continue
         capabilities[cap_name] = dataclasses.replace(cap, values=values) if values != cap.values else cap
     units = {clip(k, MAX_VALUE): clip(v, MAX_NOTE) for k, v in list(device.units.items())[:MAX_UNITS]}
-    return dataclasses.replace(
-        device, name=name, area=clip(device.area, MAX_NAME), unsupported=clip(device.unsupported, MAX_NOTE),
-        aliases=tuple(a for a in (clip(a, MAX_NAME) for a in device.aliases[:MAX_ALIASES]) if a),
-        capabilities=capabilities, units=units, links=tuple(str(link)[:MAX_KEY] for link in device.links[:16]),
-    )
+    bounded: dict[str, Any] = {
+        "name": name, "area": clip(device.area, MAX_NAME), "unsupported": clip(device.unsupported, MAX_NOTE),
+        "aliases": tuple(a for a in (clip(a, MAX_NAME) for a in device.aliases[:MAX_ALIASES]) if a),
+        "capabilities": capabilities, "units": units, "links": tuple(str(link)[:MAX_KEY] for link in device.links[:16]),
+    }
+    if all(getattr(device, k) == v for k, v in bounded.items()):
+        return device  # the common case: nothing to change, no copy
+    return dataclasses.replace(device, **bounded)

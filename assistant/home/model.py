@@ -129,6 +129,8 @@ def parse_json(payload: str) -> Any:
         data = json.loads(payload)
     except (ValueError, RecursionError, MemoryError):
         return None
+    if payload.count("[") + payload.count("{") <= MAX_DEPTH:  # cannot nest deeper: skip the walk
+        return data
     return None if json_depth(data) > MAX_DEPTH else data
 
 

@@ -7,6 +7,7 @@ device, lets a caller wait for a state echo, and assigns the short ids the model
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -24,7 +25,7 @@ from assistant.home.topicguard import TopicGuard
 log = logging.getLogger("assistant.home")
 MAX_CACHED_TOPICS = 100000
 MAX_CACHED_BYTES = 64 * 1024 * 1024  # last payloads kept for topics no device claims yet
-REBUILD_SHARE = 0.2  # while discovery streams in, rebuilding takes at most about this share of the time
+REBUILD_SHARE = 0.05  # while discovery streams in, rebuilding takes at most about this share of the time
 NAME_CHARS = re.compile(r"[\w '.:-]+")
 
 
@@ -38,8 +39,12 @@ class Topics:
     own_root: str = ""  # the assistant's own announce topics (a device may not command them)
 
 
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+@functools.lru_cache(maxsize=65536)
 def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return _NOT_SLUG.sub("_", text.lower()).strip("_")
 
 
 def squash(text: str) -> str:
@@ -247,6 +252,8 @@ class Registry:
         self._cond.notify_all()
 
     def _override(self, device: Device) -> Device:
+        if not self._overrides:
+            return device
         o = self._overrides.get(device.key) or self._overrides.get(slug(device.name))
         if o is None:
             return device

@@ -24,6 +24,10 @@ from assistant.errors import AssistantError
 TARGET_S = 10.0  # 10,000 devices
 
 
+class UsageError(AssistantError):
+    exit_code = 2
+
+
 def config_payload(i: int) -> tuple[str, str]:
     """The retained topic and payload of synthetic device ``i``."""
     kind = "light" if i % 3 == 0 else "switch"
@@ -128,7 +132,7 @@ def ingest(n: int, timeout_s: float = 120.0) -> dict[str, Any]:
 def run(args: Any) -> int:
     n = int(args.devices)
     if n < 4:
-        raise AssistantError("--devices must be at least 4")
+        raise UsageError("--devices must be at least 4")
     report = Report(f"discovery ingestion ({n} retained Home Assistant configs, private Mosquitto with default limits)")
     results = [ingest(max(1, n // 4)), ingest(n // 2), ingest(n)]
     full = results[-1]

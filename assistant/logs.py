@@ -4,15 +4,47 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping
+from typing import Any
 
 # syslog priorities: journald strips the prefix and files the line at that level.
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
 
-class JournalFormatter(logging.Formatter):
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: control characters (newlines, escape sequences, line separators) written as escapes."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                                             else f"\\u{ord(m.group()):04x}"), text)
+
+
+class SafeFormatter(logging.Formatter):
+    """One record, one line: the message's control characters are escaped (a device name with a newline cannot
+    forge a log line), and traceback lines are indented so none of them reads as a record of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return _indent(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indent(super().formatStack(stack_info))
+
+
+def _indent(text: str) -> str:
+    lines = text.splitlines()
+    return "\n".join("  " + escape_controls(line) for line in lines)
+
+
+class JournalFormatter(SafeFormatter):
     """``<4>engine: text``: no timestamp, journald adds its own."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -32,7 +64,7 @@ def setup_logging(verbosity: int = 0, environ: Mapping[str, str] | None = None) 
     if under_journal(environ):
         handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

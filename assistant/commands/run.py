@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,23 @@ def _run(args: argparse.Namespace) -> int:
         source = TurnWavSource(args.wav, block_ms=config.audio.block_ms, realtime=not args.fast,
                                max_s=config.vad.max_speech_s)
     assistant = build_assistant(config, notifier=notifier, source=source)
+    outcomes: list[str] = []
     if source is not None:
-        _feed_files(assistant, source, args.no_wake, timings=not args.fast)
-    return serve(assistant, notifier)
+        _feed_files(assistant, source, args.no_wake, outcomes, timings=not args.fast)
+    return wav_exit_code(serve(assistant, notifier), outcomes)
 
 
-def _feed_files(assistant: Assistant, source: TurnWavSource, no_wake: bool, timings: bool = True) -> None:
+def wav_exit_code(code: int, outcomes: list[str]) -> int:
+    """With --wav, a failed turn is a failed run: 1, with one line saying how many (the log above says why)."""
+    failed = outcomes.count("failed")
+    if code == 0 and failed:
+        logging.getLogger("assistant.run").error("%d of %d turn(s) failed", failed, len(outcomes))
+        return 1
+    return code
+
+
+def _feed_files(assistant: Assistant, source: TurnWavSource, no_wake: bool, outcomes: list[str] | None = None,
+                timings: bool = True) -> None:
     """One file per turn: wait for the loop between files; print each turn as one JSON line
     (its ``ms`` empty unless ``timings``: with ``--fast`` they mean nothing)."""
     if not timings:  # audio faster than real time: its timings are not latencies, so neither the file nor MQTT sees them
@@ -55,7 +67,13 @@ def _feed_files(assistant: Assistant, source: TurnWavSource, no_wake: bool, timi
     source.ready = lambda: assistant.state in (IDLE, FOLLOW_UP) and assistant.turn is None
     if no_wake:
         source.on_file_start = lambda path: assistant.trigger()
-    assistant.on_turn = lambda turn, result: _print_turn(turn, result, timings)
+
+    def on_turn(turn: Turn, result: TurnResult) -> None:
+        if outcomes is not None:
+            outcomes.append(result.outcome)
+        _print_turn(turn, result, timings)
+
+    assistant.on_turn = on_turn
 
 
 def _print_turn(turn: Turn, result: TurnResult, timings: bool = True) -> None:

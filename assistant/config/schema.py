@@ -129,6 +129,8 @@ class MqttConfig:
     area: str = opt("", "The room the assistant stands in; its devices win ties ('' = none)")
     announce: bool = opt(True, "Announce the assistant to Home Assistant (status, mute switch, last action)")
     announce_topic: str = opt("assistant", "Base topic of the assistant's own entities (client_id is appended)")
+    allow_topics: str = opt("", "Command topics (MQTT filters, comma-separated) a device may use although they lie in a "
+                                "control namespace (zigbee2mqtt bridge, discovery prefixes, $SYS); '' = none")
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,9 @@ class Node:
         return "".join(out)
 
 
+_Trie = tuple[dict[str, "_Trie"], list[Node]]  # children by character, and the nodes a text ends at
+
+
 class Builder:
     """Makes hash-consed nodes: structurally equal states are the same object."""
 
@@ -80,31 +83,55 @@ class Builder:
         return found
 
     def alt(self, pairs: Iterable[tuple[str, Node]]) -> Node:
-        """The union of ``text`` followed by ``node`` over all pairs."""
-        groups: dict[str, list[tuple[str, Node]]] = {}
-        ended: list[Node] = []
+        """The union of ``text`` followed by ``node`` over all pairs (built iteratively: any text length)."""
+        trie: _Trie = ({}, [])
         for text, node in pairs:
-            if text:
-                groups.setdefault(text[0], []).append((text[1:], node))
-            else:
-                ended.append(node)
-        out = self.node({c: self.alt(g) for c, g in groups.items()}, False)
-        for node in ended:
-            out = self.union(out, node)
-        return out
+            at = trie
+            for ch in text:
+                at = at[0].setdefault(ch, ({}, []))
+            at[1].append(node)
+        built: dict[int, Node] = {}
+        stack: list[tuple[_Trie, bool]] = [(trie, False)]
+        while stack:
+            at, ready = stack.pop()
+            if not ready:
+                stack.append((at, True))
+                stack.extend((child, False) for child in at[0].values())
+                continue
+            out = self.node({c: built.pop(id(child)) for c, child in at[0].items()}, False)
+            for node in at[1]:
+                out = self.union(out, node)
+            built[id(at)] = out
+        return built[id(trie)]
 
     def union(self, a: Node, b: Node) -> Node:
-        """A state accepting what either accepts (memoised; the automata are acyclic)."""
-        if a is b:
-            return a
-        key = (id(a), id(b)) if id(a) < id(b) else (id(b), id(a))
-        found = self._unions.get(key)
-        if found is None:
-            edges = dict(a.edges)
-            for ch, child in b.edges.items():
-                edges[ch] = self.union(edges[ch], child) if ch in edges else child
-            found = self._unions[key] = self.node(edges, a.final or b.final)
-        return found
+        """A state accepting what either accepts (memoised, iterative; the automata are acyclic)."""
+        stack = [(a, b)]
+        while stack:
+            x, y = stack[-1]
+            if x is y or self._union_key(x, y) in self._unions:
+                stack.pop()
+                continue
+            todo = [(x.edges[ch], cy) for ch, cy in y.edges.items() if ch in x.edges and not self._known(x.edges[ch], cy)]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            edges = dict(x.edges)
+            for ch, cy in y.edges.items():
+                edges[ch] = self._united(edges[ch], cy) if ch in edges else cy
+            self._unions[self._union_key(x, y)] = self.node(edges, x.final or y.final)
+        return self._united(a, b)
+
+    @staticmethod
+    def _union_key(a: Node, b: Node) -> tuple[int, int]:
+        return (id(a), id(b)) if id(a) < id(b) else (id(b), id(a))
+
+    def _known(self, a: Node, b: Node) -> bool:
+        return a is b or self._union_key(a, b) in self._unions
+
+    def _united(self, a: Node, b: Node) -> Node:
+        return a if a is b else self._unions[self._union_key(a, b)]
 
     def size(self) -> int:
         return len(self._interned)
@@ -249,7 +276,7 @@ class _ToolCompiler:
     def _chain(self, subset: tuple[str, ...], values: Mapping[str, list[str]]) -> Node:
         node = self._tail
         present = _sorted_keys([*self.required, *subset])
-        if not present:  # no arguments: the template writes ``call:name{}``
+        if not present:  # no arguments: the template still writes the braces, ``call:end_conversation{}``
             return self.b.alt([("{", node)])
         for i in range(len(present) - 1, -1, -1):
             sep = "," if i else "{"

@@ -136,14 +136,18 @@ class TokenGrammar:
     def _segments(self, node: Node) -> list[tuple[str, Node]]:
         """Every plain-text string from ``node`` to a state with a special-symbol edge or the end."""
         out: list[tuple[str, Node]] = []
-        stack: list[tuple[str, Node]] = [("", node)]
+        path: list[str] = []  # the characters from ``node`` to the state being visited (depth-first)
+        stack: list[tuple[int, str, Node]] = [(0, "", node)]
         while stack:
-            text, n = stack.pop()
+            depth, ch, n = stack.pop()
+            del path[depth:]
+            if ch:
+                path.append(ch)
             if n.final or any(c in self.symbol_ids for c in n.edges):
-                out.append((text, n))
+                out.append(("".join(path), n))
                 if len(out) > MAX_SEGMENTS:
                     raise GrammarError(f"more than {MAX_SEGMENTS} alternatives between two special tokens")
-            stack.extend((text + c, child) for c, child in n.edges.items() if c not in self.symbol_ids)
+            stack.extend((len(path), c, child) for c, child in n.edges.items() if c not in self.symbol_ids)
         return out
 
     def _encode_all(self, texts: list[str]) -> None:

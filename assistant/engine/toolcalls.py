@@ -22,6 +22,7 @@ _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _BARE = re.compile(r"[^,:{}\[\]\s]+")
 _KEY = re.compile(r"[^,:{}\[\]\s<]+")
 _LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None, "none": None}
+MAX_DEPTH = 16  # nested {} and []: a call deeper than this is malformed (never a RecursionError)
 
 
 class _Malformed(ValueError):
@@ -34,6 +35,7 @@ class _Reader:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def fail(self, what: str) -> _Malformed:
         near = self.text[self.pos : self.pos + 20]
@@ -90,11 +92,18 @@ class _Reader:
         self.pos = match.end()
         return match.group()
 
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"nested deeper than {MAX_DEPTH}")
+
     def obj(self) -> dict[str, Any]:
         self.expect("{")
+        self.nest()
         out: dict[str, Any] = {}
         if self.peek("}"):
             self.pos += 1
+            self.depth -= 1
             return out
         while True:
             key = self.key()
@@ -104,13 +113,16 @@ class _Reader:
                 self.pos += 1
                 continue
             self.expect("}")
+            self.depth -= 1
             return out
 
     def array(self) -> list[Any]:
         self.expect("[")
+        self.nest()
         out: list[Any] = []
         if self.peek("]"):
             self.pos += 1
+            self.depth -= 1
             return out
         while True:
             out.append(self.value())
@@ -118,6 +130,7 @@ class _Reader:
                 self.pos += 1
                 continue
             self.expect("]")
+            self.depth -= 1
             return out
 
 

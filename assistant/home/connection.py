@@ -29,6 +29,8 @@ from assistant.errors import AssistantError
 from assistant.logs import RateLimitedLog
 
 log = logging.getLogger("assistant.home")
+RECEIVE_MAXIMUM = 65535  # the protocol's largest value
+SUBSCRIBE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,12 @@ class Connection:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=30, clean_start=True)
+        # Receive Maximum: how many QoS 1 messages the broker may have unacknowledged with us. At the
+        # broker's default (max_inflight_messages 20, then max_queued_messages 1000) a retained replay of
+        # more than ~1,020 discovery configs is cut short; Mosquitto honours the client's larger value.
+        props = Properties(PacketTypes.CONNECT)
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=30, clean_start=True, properties=props)
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> None:
@@ -142,8 +149,9 @@ class Connection:
             self._subscribe(new)
 
     def _subscribe(self, filters: set[str]) -> None:
-        for topic in sorted(filters):
-            self.client.subscribe(topic, qos=1)
+        ordered = sorted(filters)
+        for i in range(0, len(ordered), SUBSCRIBE_BATCH):  # one SUBSCRIBE packet per batch, not per topic
+            self.client.subscribe([(topic, 1) for topic in ordered[i : i + SUBSCRIBE_BATCH]])
         with self._lock:
             self._subscribed |= filters
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 from assistant.config.schema import MqttConfig
 from assistant.errors import AssistantError
 from assistant.home.announcer import Announcer
+from assistant.home.brokerdrops import DROPPED_TOPIC, DropWatch
 from assistant.home.bus import MqttBus
 from assistant.home.connection import Connection
 from assistant.home.overrides import load_overrides
 from assistant.home.registry import Registry, Topics
+from assistant.home.topicguard import parse_filters
 from assistant.protocols import ToolCall
 
 log = logging.getLogger("assistant.home")
+SUBSCRIBE_DELAY_S = 0.1
 
 
 class Home:
@@ -24,9 +28,11 @@ class Home:
     def __init__(self, cfg: MqttConfig, client_id: str | None = None) -> None:
         self.cfg = cfg
         self.announcer = Announcer(cfg)
-        topics = Topics(cfg.discovery_prefix, cfg.z2m_base_topic, cfg.tasmota_discovery_prefix)
-        self.registry = Registry(topics, load_overrides(cfg.overrides_file), ignore_topics=self.announcer.handles)
+        topics = Topics(cfg.discovery_prefix, cfg.z2m_base_topic, cfg.tasmota_discovery_prefix, self.announcer.root)
+        self.registry = Registry(topics, load_overrides(cfg.overrides_file), ignore_topics=self.announcer.handles,
+                                 allow_topics=parse_filters(cfg.allow_topics))
         will = (self.announcer.availability_topic, "offline") if cfg.announce else None
+        self.drops = DropWatch()
         self.connection = Connection(cfg, self._message, will, client_id)
         if cfg.announce:
             self.announcer.link = self.connection
@@ -34,6 +40,8 @@ class Home:
         self.bus = MqttBus(self.registry, self.connection, cfg,
                            on_action=self.announcer.set_last_action if cfg.announce else None)
         self._connected_at = time.monotonic()
+        self._subs_lock = threading.Lock()
+        self._subs_timer: threading.Timer | None = None
         self.connection.on_connect(self._mark_connected)
 
     def _mark_connected(self) -> None:
@@ -42,8 +50,26 @@ class Home:
     def _message(self, topic: str, payload: bytes) -> None:
         if self.cfg.announce and self.announcer.handles(topic):
             self.announcer.handle(topic, payload)
+        elif self.drops.handles(topic):
+            self.drops.handle(payload)
         elif self.registry.handle(topic, payload):
-            self.connection.subscribe(self.registry.subscriptions())
+            self._subscribe_soon()
+
+    def _subscribe_soon(self) -> None:
+        """Subscribe to new devices' state topics in batches: a replay of N configs is not N SUBSCRIBE packets."""
+        with self._subs_lock:
+            if self._subs_timer is None:
+                self._subs_timer = threading.Timer(SUBSCRIBE_DELAY_S, self._subscribe_new)
+                self._subs_timer.daemon = True
+                self._subs_timer.start()
+
+    def _subscribe_new(self) -> None:
+        with self._subs_lock:
+            self._subs_timer = None
+        try:
+            self.connection.subscribe(self.registry.new_subscriptions())
+        except Exception:  # the next discovery message schedules another try
+            log.exception("could not subscribe to new devices' state topics")
 
     # ---- Bus -----------------------------------------------------------------------------------
 
@@ -68,6 +94,9 @@ class Home:
             time.sleep(0.05)
 
     def close(self) -> None:
+        with self._subs_lock:
+            if self._subs_timer is not None:
+                self._subs_timer.cancel()
         if self.cfg.announce and self.connection.connected:
             self.announcer.goodbye()
         self.connection.close()
@@ -80,7 +109,8 @@ def open_home(cfg: MqttConfig, *, require_broker: bool = False, client_id: str |
     if not cfg.enabled:
         raise AssistantError("MQTT is switched off (mqtt.enabled = false)")
     home = Home(cfg, client_id)
-    home.connection.subscribe(home.registry.subscriptions() | (home.announcer.subscriptions() if cfg.announce else set()))
+    extra = (home.announcer.subscriptions() if cfg.announce else set()) | {DROPPED_TOPIC}
+    home.connection.subscribe(home.registry.subscriptions() | extra)
     home.connection.start()
     try:
         home.connection.wait_connected(cfg.connect_timeout_s)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.home.limits import MAX_DEPTH, json_depth
+
 # Capability names, one per kind of absolute command the tools can express.
 POWER, BRIGHTNESS, COLOR, POSITION, SETPOINT, MODE, LOCK, ALARM = (
     "power", "brightness", "color", "position", "setpoint", "mode", "lock", "alarm",
@@ -122,10 +124,14 @@ def plain_command(topic: str, render: Callable[[Any], str]) -> Encoder:
 
 
 def parse_json(payload: str) -> Any:
+    """The JSON value, or None when it does not parse or nests deeper than ``limits.MAX_DEPTH``."""
     try:
-        return json.loads(payload)
-    except (ValueError, RecursionError):
+        data = json.loads(payload)
+    except (ValueError, RecursionError, MemoryError):
         return None
+    if payload.count("[") + payload.count("{") <= MAX_DEPTH:  # cannot nest deeper: skip the walk
+        return data
+    return None if json_depth(data) > MAX_DEPTH else data
 
 
 def online_parser(online: str = "online", offline: str = "offline") -> AvailabilityParser:

@@ -19,6 +19,7 @@ from typing import Any
 
 from assistant.config.loader import read_toml
 from assistant.errors import ConfigError
+from assistant.home.limits import MAX_ALIASES, MAX_NAME
 
 FIELDS: dict[str, type] = {"name": str, "aliases": list, "area": str, "hide": bool, "sensitive": bool}
 
@@ -50,7 +51,11 @@ def _one(source: str, key: str, table: Any) -> Override:
         if expected is None:
             raise ConfigError(source, f"{key}.{name}", f"unknown key (allowed: {', '.join(FIELDS)})")
         if isinstance(value, list) and expected is list and all(isinstance(a, str) for a in value):
+            if len(value) > MAX_ALIASES or any(len(a) > MAX_NAME for a in value):
+                raise ConfigError(source, f"{key}.{name}", f"at most {MAX_ALIASES} aliases of {MAX_NAME} characters")
             values[name] = tuple(value)
+        elif isinstance(value, str) and expected is str and len(value) > MAX_NAME:
+            raise ConfigError(source, f"{key}.{name}", f"longer than {MAX_NAME} characters")
         elif isinstance(value, expected) and expected is not list:
             values[name] = value
         else:

@@ -25,7 +25,24 @@ _SAFE_NODES = (
     nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Neg, nodes.List, nodes.Tuple, nodes.Dict, nodes.Pair,
     nodes.If,
 )
-_ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+MAX_TEMPLATE = 2048  # characters of one template
+MAX_REPEAT = 4096  # longest string or list ``*`` may make while rendering
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with ``"x" * n`` bounded (a discovered template must not allocate gigabytes)."""
+
+    intercepted_binops = frozenset(["*"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * max(n, 0) > MAX_REPEAT:
+                    raise ValueError(f"template repeats a value more than {MAX_REPEAT} characters long")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _Sandbox(autoescape=False, keep_trailing_newline=False)
 
 
 class UnsupportedTemplate(Unsupported):
@@ -38,10 +55,14 @@ Renderer = Callable[..., str]
 def compile_template(source: str, variables: Iterable[str]) -> Renderer:
     """Check ``source`` against the safe subset and return ``render(**variables) -> str``."""
     allowed = set(variables)
+    if len(source) > MAX_TEMPLATE:
+        raise UnsupportedTemplate(f"template longer than {MAX_TEMPLATE} characters")
     try:
         tree = _ENV.parse(source)
     except TemplateSyntaxError as err:
-        raise UnsupportedTemplate(f"template does not parse ({err.message})") from None
+        raise UnsupportedTemplate(f"template does not parse ({str(err.message)[:80]})") from None
+    except RecursionError:
+        raise UnsupportedTemplate("template nests too deeply") from None
     for node in tree.find_all(nodes.Node):
         if not isinstance(node, _SAFE_NODES):
             raise UnsupportedTemplate(f"template uses {type(node).__name__.lower()}, outside the safe subset")

@@ -16,6 +16,7 @@ from typing import Any
 from assistant.home.model import ALARM, BRIGHTNESS, COLOR, LOCK, MODE, POSITION, POWER, SETPOINT, Command, Device, valid_topic
 from assistant.home.registry import Registry, squash
 from assistant.home.tools import GET_STATE, TOOLS, eligible
+from assistant.home.topicguard import TopicGuard
 from assistant.protocols import ToolCall
 
 log = logging.getLogger("assistant.home")
@@ -62,16 +63,18 @@ def validate(call: ToolCall, registry: Registry) -> Action | Device:
     if call.name == GET_STATE:
         return device
     action = _BUILDERS[call.name](device, args, registry)
-    _guard(action)
+    _guard(action, getattr(registry, "guard", None))
     return action
 
 
-def _guard(action: Action) -> None:
+def _guard(action: Action, guard: TopicGuard | None = None) -> None:
     """Last line of defence: only this device's discovered command topics, plain short payloads."""
     allowed = action.device.command_topics()
     for c in action.commands:
-        if c.topic not in allowed or not valid_topic(c.topic) or not isinstance(c.payload, str) or len(c.payload) > MAX_PAYLOAD:
-            log.error("refused to publish %r to %r: not a command topic of %s", c.payload[:80], c.topic, action.device.key)
+        if c.topic not in allowed or not valid_topic(c.topic) or not isinstance(c.payload, str) or len(c.payload) > MAX_PAYLOAD \
+                or (guard is not None and guard.refused(c.topic)):
+            log.error("refused to publish %r to %r: not a command topic of %s", str(c.payload)[:80], c.topic[:200],
+                      action.device.key)
             raise Refusal("I can't do that.")
 
 

@@ -33,13 +33,14 @@ class Broker:
     """One mosquitto process; ``stop()``/``start()`` keep the same port (for reconnect tests)."""
 
     def __init__(self, workdir: Path, users: dict[str, str] | None = None, tls: bool = False,
-                 client_certs: bool = False) -> None:
+                 client_certs: bool = False, extra_config: tuple[str, ...] = ()) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.tls = tls or client_certs
         self.client_certs = client_certs
         self.users = users or {}
+        self.extra_config = extra_config
         self.proc: subprocess.Popen[bytes] | None = None
         self.ca_file = str(self.dir / "ca.pem")
         self._write_config()
@@ -62,6 +63,7 @@ class Broker:
             lines += [f"cafile {d / 'ca.pem'}", f"certfile {d / 'server.pem'}", f"keyfile {d / 'server.key'}"]
             if self.client_certs:
                 lines += ["require_certificate true"]
+        lines += self.extra_config
         (self.dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
 
     def start(self) -> None:

@@ -55,7 +55,9 @@ def stream_live(model: GemmaModel, messages: Sequence[Message], tools: Sequence[
     if live.cancelled:
         return empty_generation(model)
     log.info("live audio closed: %d audio rows were prefilled while the user spoke", turn.prefilled_rows)
-    return turn.finish()
+    generation = turn.finish()
+    generation.live_rows = turn.prefilled_rows
+    return generation
 
 
 def empty_generation(model: GemmaModel) -> Generation:

@@ -36,9 +36,10 @@ TARGET_P50_MS, TARGET_P95_MS = 1000.0, 1500.0
 TARGET_HOMES = (20, 60)
 MOMENTS = (("first_token", "first_token"), ("tool_call", "tool_call"), ("action", "action"),
            ("first_audio", "first_audio"))
-VARIANTS: dict[str, dict[str, Any]] = {  # name -> GrammarEngine attributes
-    "base": {},
-    "score": {"scoring": "auto"},
+VARIANTS: dict[str, dict[str, Any]] = {  # name -> GrammarEngine attributes ("trim": how the live audio closes)
+    "base": {},  # the service as it is
+    "no_trim": {"trim": False},  # the live audio keeps the endpointer's whole end silence (before this change)
+    "score": {"scoring": "auto"},  # closed choices scored in one batched pass where the policy says so
 }
 
 
@@ -117,11 +118,10 @@ def configure(engine: Any, variant: str, seed: int | None) -> None:
     from assistant.engine.jumpforward import Scoring
     from assistant.engine.sampling import SamplingParams
 
-    for name in VARIANTS[variant]:
-        setattr(engine, name, None)
     engine.scoring = None
     for name, value in VARIANTS[variant].items():
-        setattr(engine, name, Scoring() if value == "auto" else value)
+        if name != "trim":
+            setattr(engine, name, Scoring() if value == "auto" else value)
     if seed is not None:
         engine.options = engine.model.options(sampling=SamplingParams(True, 1.0, 64, 0.95, seed))
 
@@ -149,7 +149,8 @@ def measure(config: Any, root: Path, homes: list[int], commands: tuple[tuple[str
                 for variant in variants if i % 2 == 0 else list(reversed(variants)):
                     configure(home.stages.engine.inner, variant, i if sample else None)  # type: ignore[union-attr]
                     turn_id += 1
-                    got.append(home.turn(turn_id, kind, text, clip, end_silence, realtime, variant))
+                    trim = bool(VARIANTS[variant].get("trim", True))
+                    got.append(home.turn(turn_id, kind, text, clip, end_silence, realtime, variant, trim))
                     s = got[-1]
                     _say(f"  [{variant}] {text!r}: action {s.ms.get('action', float('nan')):.0f} ms, "
                          f"first audio {s.ms.get('first_audio', float('nan')):.0f} ms ({s.outcome})")

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.audio.endpoint import TAIL_S
 from assistant.benchmarks.turnhome import Mosquitto, home_messages
 from assistant.config.schema import MqttConfig
 from assistant.protocols import SAMPLE_RATE, AudioChunk, LiveAudio, Message, Samples, ToolCall, Tts
@@ -161,8 +162,12 @@ class HomeRun:
             self.broker.close()
 
     def turn(self, turn_id: int, kind: str, utterance: str, clip: Samples, end_silence_s: float,
-             realtime: bool = True, variant: str = "") -> TurnSample:
-        """Speak ``clip`` into a live turn, close it after ``end_silence_s`` of silence, wait for the reply."""
+             realtime: bool = True, variant: str = "", trim: bool = True) -> TurnSample:
+        """Speak ``clip`` into a live turn, close it after ``end_silence_s`` of silence, wait for the reply.
+
+        ``trim``: close as the listener does, keeping the speech and ``TAIL_S`` of its trailing silence
+        (what the engine has not read yet of the rest is dropped); False: keep the whole end silence.
+        """
         assert self.stages is not None
         record = LatencyRecord(turn_id)
         live = LiveAudio()
@@ -180,7 +185,7 @@ class HomeRun:
         worker.start()
         silence = np.zeros(int(end_silence_s * SAMPLE_RATE), dtype=np.int16)
         _feed(live, np.concatenate([_int16(clip), silence]), realtime)
-        live.close()
+        live.close(len(clip) + int(min(TAIL_S, end_silence_s) * SAMPLE_RATE) if trim else None)
         record.mark("speech_end", live.closed_at)
         closed = time.perf_counter()
         if not done.wait(600):

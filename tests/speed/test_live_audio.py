@@ -88,3 +88,20 @@ def test_catch_up_encodes_what_waits_only_past_the_threshold(model) -> None:
     batch = model.stream([SYSTEM, Message(role="user", audio=clip)], (), model.options(max_new_tokens=4))
     list(batch)
     assert gen.token_ids == batch.token_ids and turn.prefilled_rows > rows
+
+
+def test_closing_with_keep_drops_only_the_unread_audio_past_the_utterance() -> None:
+    live = LiveAudio()
+    for _ in range(5):
+        live.append(np.ones(100, dtype=np.int16))
+    reader = live.blocks()
+    next(reader), next(reader)  # the engine has taken two blocks (200 samples)
+    live.close(keep=250)
+    assert len(live.samples()) == 250 and len(list(reader)) == 1  # the third block cut to 50, the rest dropped
+    late = LiveAudio()
+    for _ in range(3):
+        late.append(np.ones(100, dtype=np.int16))
+    taken = late.blocks()
+    next(taken), next(taken), next(taken)
+    late.close(keep=120)  # everything was read already: nothing can be taken back
+    assert len(late.samples()) == 300

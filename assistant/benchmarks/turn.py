@@ -39,7 +39,8 @@ MOMENTS = (("first_token", "first_token"), ("tool_call", "tool_call"), ("action"
 VARIANTS: dict[str, dict[str, Any]] = {  # name -> GrammarEngine attributes ("trim": how the live audio closes)
     "base": {},  # the service as it is
     "no_trim": {"trim": False},  # the live audio keeps the endpointer's whole end silence (before this change)
-    "score": {"scoring": "auto"},  # closed choices scored in one batched pass where the policy says so
+    "score": {"scoring": "auto"},  # closed choices scored in one batched pass where the Pi 5 policy says so
+    "score_measured": {"scoring": "measured"},  # ... where a policy timed on this machine and model says so
 }
 
 
@@ -120,10 +121,28 @@ def configure(engine: Any, variant: str, seed: int | None) -> None:
 
     engine.scoring = None
     for name, value in VARIANTS[variant].items():
-        if name != "trim":
-            setattr(engine, name, Scoring() if value == "auto" else value)
+        if name == "scoring":
+            engine.scoring = Scoring() if value == "auto" else Scoring(measured_policy(engine.model))
+        elif name != "trim":
+            setattr(engine, name, value)
     if seed is not None:
         engine.options = engine.model.options(sampling=SamplingParams(True, 1.0, 64, 0.95, seed))
+
+
+_POLICIES: dict[int, Any] = {}
+
+
+def measured_policy(model: Any) -> Any:
+    """``scoring.measure_policy`` on ``model`` (a one-token pass against a 64-token batch), once per model."""
+    from assistant.engine.scoring import measure_policy
+
+    if id(model) not in _POLICIES:
+        ids = model.tokenizer("turn on the kitchen light", add_special_tokens=False)["input_ids"]
+        _, cache = model.decoder.forward(*model.decoder.embed(ids), model.decoder.empty_cache())
+        _POLICIES[id(model)] = policy = measure_policy(model.decoder, cache)
+        _say(f"measured scoring policy: one-token pass {policy.decode_pass_s * 1000:.0f} ms, "
+             f"{policy.prefill_token_s * 1000:.1f} ms per token in a batched pass")
+    return _POLICIES[id(model)]
 
 
 def measure(config: Any, root: Path, homes: list[int], commands: tuple[tuple[str, str], ...], mode: str,

@@ -41,6 +41,7 @@ VARIANTS: dict[str, dict[str, Any]] = {  # name -> GrammarEngine attributes ("tr
     "no_trim": {"trim": False},  # the live audio keeps the endpointer's whole end silence (before this change)
     "score": {"scoring": "auto"},  # closed choices scored in one batched pass where the Pi 5 policy says so
     "score_measured": {"scoring": "measured"},  # ... where a policy timed on this machine and model says so
+    "step_rest": {"batch_rest": False},  # audio waiting at the close fed second by second (before this change)
 }
 
 
@@ -116,12 +117,16 @@ def clips(commands: tuple[tuple[str, str], ...]) -> list[tuple[str, str, Any]]:
 
 def configure(engine: Any, variant: str, seed: int | None) -> None:
     """Set ``variant`` on the service's grammar engine, and sampling with ``seed`` (None: the config's decoding)."""
+    from assistant.engine import liveturn
     from assistant.engine.jumpforward import Scoring
     from assistant.engine.sampling import SamplingParams
 
     engine.scoring = None
+    liveturn.BATCH_REST = True
     for name, value in VARIANTS[variant].items():
-        if name == "scoring":
+        if name == "batch_rest":
+            liveturn.BATCH_REST = bool(value)
+        elif name == "scoring":
             engine.scoring = Scoring() if value == "auto" else Scoring(measured_policy(engine.model))
         elif name != "trim":
             setattr(engine, name, value)

@@ -91,11 +91,25 @@ class LiveAudio:
                 self._blocks.append(block)
                 self._cond.notify_all()
 
-    def close(self) -> None:
+    def close(self, keep: int | None = None) -> None:
+        """No more audio. ``keep``: the utterance is this many samples; blocks past it that the engine has not
+        read yet are dropped (the endpointer's trailing silence: nothing to encode and prefill after the end)."""
         with self._cond:
             if not self.closed:
+                if keep is not None:
+                    self._trim(keep)
                 self.closed, self.closed_at = True, time.monotonic()
                 self._cond.notify_all()
+
+    def _trim(self, keep: int) -> None:
+        total = 0
+        for i, block in enumerate(self._blocks):
+            if total + len(block) >= keep:
+                if i >= self._read:
+                    self._blocks[i] = block[: keep - total]
+                del self._blocks[max(i + 1, self._read) :]
+                return
+            total += len(block)
 
     def cancel(self) -> None:
         with self._cond:
@@ -108,12 +122,11 @@ class LiveAudio:
             with self._cond:
                 while not self.closed and len(self._blocks) <= self._read:
                     self._cond.wait()
-                new, done = self._blocks[self._read :], self.closed
-            for block in new:
+                if len(self._blocks) <= self._read:
+                    return
+                block = self._blocks[self._read]
                 self._read += 1
-                yield block
-            if done:
-                return
+            yield block
 
     def backlog(self) -> int:
         """Blocks appended but not yet handed out by ``blocks()`` (0: the reader has caught up)."""

@@ -2,9 +2,12 @@
 
     python models/shape_faithful_e2b.py OUT_DIR [--layers 35] [--vocab 262144] [--audio-layers 12]
                                                 [--head fp32|q4] [--ple-store 8|4|0] [--seed N]
+                                                [--tokenizer gemma|tiny]
 
 Writes ``OUT_DIR`` as a model directory the engine loads like ``onnx-community/gemma-4-E2B-it-ONNX``
-with ``--precisions q4`` (sidecar files and the tiny tokenizer of ``models/tiny_gemma4.py``):
+with ``--precisions q4`` (sidecar files of ``models/tiny_gemma4.py``; the tokenizer is the 262,144-piece
+Gemma vocabulary with Gemma 4's special tokens of ``models/gemma_vocab.py`` at the full vocabulary size,
+``--tokenizer tiny`` or a smaller ``--vocab`` gives the tiny 1024-token one):
 
 - ``onnx/decoder_model_merged_q4.onnx``: 35 layers, hidden 1536, 8 query / 1 KV heads, head dims 256
   (sliding) and 512 (full), 20 KV-shared layers with the 12288-wide MLP, per-layer inputs 35 x 256,
@@ -257,8 +260,11 @@ def build_ple_store(model_dir: Path, bits: int, say: Say) -> Path:
 
 
 def build(out_dir: Path, layers: int = 35, vocab: int = 262144, audio_layers: int = 12, head: str = "fp32",
-          ple_bits: int = 8, seed: int = 0, say: Say = lambda _m: None) -> Path:
-    """Build the whole model directory (replaced if it exists) and return its path."""
+          ple_bits: int = 8, seed: int = 0, say: Say = lambda _m: None, tokenizer: str = "tiny") -> Path:
+    """Build the whole model directory (replaced if it exists) and return its path.
+
+    ``tokenizer``: ``tiny`` (1024 tokens) or ``gemma`` (the 262,144-piece vocabulary, ``vocab`` 262144 only).
+    """
     config = make_config(layers, vocab, audio_layers)
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -266,6 +272,11 @@ def build(out_dir: Path, layers: int = 35, vocab: int = 262144, audio_layers: in
     onnx_dir.mkdir(parents=True)
     write_sidecars(out_dir, config)
     write_tokenizer(out_dir, config.text_config.max_position_embeddings)
+    if tokenizer == "gemma":
+        from models.gemma_vocab import swap_into
+
+        say("tokenizer: the 262,144-piece Gemma vocabulary with Gemma 4's special tokens")
+        swap_into(out_dir)
     text = config.text_config
     say(f"embed_tokens ({vocab} tokens)")
     embed_tokens_graph(onnx_dir / "embed_tokens_q4.onnx", vocab, text.hidden_size, layers,
@@ -287,15 +298,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head", choices=("fp32", "q4"), default="fp32", help="LM head precision (default fp32)")
     parser.add_argument("--ple-store", type=int, choices=(0, 4, 8), default=8, help="store bits (0 = none)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tokenizer", choices=("gemma", "tiny"), help="gemma: the 262,144-piece Gemma vocabulary "
+                        "(models/gemma_vocab.py; the default at --vocab 262144); tiny: the 1024-token test tokenizer")
     args = parser.parse_args(argv)
     if args.layers < 1 or args.vocab < 1024 or args.vocab % 32:
         parser.error("--layers must be >= 1 and --vocab a multiple of 32, at least 1024 (the tokenizer's size)")
+    tokenizer = args.tokenizer or ("gemma" if args.vocab == 262144 else "tiny")
+    if tokenizer == "gemma" and args.vocab != 262144:
+        parser.error("--tokenizer gemma needs --vocab 262144")
     start = time.monotonic()
 
     def say(msg: str) -> None:
         print(f"[{time.monotonic() - start:7.1f} s] {msg}", flush=True)
 
-    build(args.out_dir, args.layers, args.vocab, args.audio_layers, args.head, args.ple_store, args.seed, say)
+    build(args.out_dir, args.layers, args.vocab, args.audio_layers, args.head, args.ple_store, args.seed, say, tokenizer)
     size = sum(p.stat().st_size for p in args.out_dir.rglob("*") if p.is_file())
     say(f"built {args.out_dir} ({size / 2**30:.2f} GiB)")
     return 0

@@ -124,6 +124,12 @@ def write_tokenizer(out_dir: Path, max_length: int) -> None:
     """Write ``tokenizer.json`` and ``tokenizer_config.json`` into ``out_dir``."""
     tok = build_tokenizer()
     (out_dir / "tokenizer.json").write_text(tok.to_str(pretty=True) + "\n", encoding="utf-8")
+    text = json.dumps(tokenizer_config(max_length), indent=2, ensure_ascii=False)
+    (out_dir / "tokenizer_config.json").write_text(text + "\n", encoding="utf-8")
+
+
+def tokenizer_config(max_length: int) -> dict[str, object]:
+    """``tokenizer_config.json``: the published file's keys, sorted."""
     config = {
         **_SPECIAL_KEYS,
         "backend": "tokenizers",
@@ -138,5 +144,4 @@ def write_tokenizer(out_dir: Path, max_length: int) -> None:
         "processor_class": "Gemma4Processor",
         "tokenizer_class": "GemmaTokenizer",
     }
-    text = json.dumps(dict(sorted(config.items())), indent=2, ensure_ascii=False)
-    (out_dir / "tokenizer_config.json").write_text(text + "\n", encoding="utf-8")
+    return dict(sorted(config.items()))

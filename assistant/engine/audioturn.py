@@ -72,14 +72,15 @@ class AudioTurn:
     def _turn(self, clip: np.ndarray) -> list[Message]:
         return [*self.messages, Message(role="user", text=self.text, audio=clip)]
 
-    def feed(self, samples: np.ndarray) -> None:
-        """Add samples; every ``every_s`` seconds of new audio, encode and prefill what became final."""
+    def feed(self, samples: np.ndarray, advance: bool = True) -> None:
+        """Add samples; every ``every_s`` seconds of new audio, encode and prefill what became final
+        (``advance=False``: only add them, for ``finish`` to encode)."""
         block = to_float(np.asarray(samples))
         if block.size == 0:
             return
         self._chunks.append(block)
         self._samples += block.size
-        if self.enabled and self._samples - self._encoded_at >= self.every:
+        if advance and self.enabled and self._samples - self._encoded_at >= self.every:
             self._advance()
 
     def catch_up(self, min_s: float) -> bool:

@@ -65,19 +65,23 @@ def decode_constrained(
     skip = cache.length
     logits, cache = decoder.forward(full.embeds[:, skip:], full.ple[:, skip:], cache)
     timings.prefill_s = now() - start
+    timings.passes.append(("prefill", len(full.ids) - skip, timings.prefill_s))
     timings.prompt_tokens = len(prompt.ids) - skip
     timings.cached_tokens = skip
     yield from _emit(head, constraint, ids, counts, "forced")
     step_start = start
     while not stopped and len(ids) - len(prompt.ids) < max_new_tokens:
         room = max_new_tokens - (len(ids) - len(prompt.ids))
+        picked = now()
         scored = _score(decoder, constraint, scoring, logits[-1], cache, room)
         if scored is not None:
             chosen = list(scored.option.tokens)
             logits, cache = scored.logits[None, :], scored.cache
             counts.passes += 1
+            timings.passes.append(("score", scored.batch_tokens, now() - picked))
         else:
             chosen = [choose(ids, logits[-1].copy())]
+            timings.passes.append(("choose", 1, now() - picked))
         stamp = now()
         if timings.first_token_s == 0.0:
             timings.first_token_s = stamp - start
@@ -99,6 +103,7 @@ def decode_constrained(
         embeds, ple = decoder.embed(feed)
         logits, cache = decoder.forward(embeds, ple, cache)
         counts.passes += 1
+        timings.passes.append(("forced" if scored is not None else "step", len(feed), now() - step_start))
     timings.generated_tokens = len(ids) - len(prompt.ids)
     timings.stop_reason = "stop token (forced)" if stopped else "token limit"
 

@@ -6,7 +6,8 @@ speaks and returns the turn's ``Generation`` once the audio is closed, so only t
 is left to encode and prefill after the end of speech. Besides the turn's own ``every_s`` steps, it
 encodes and prefills whenever it has caught up with the speaker and ``IDLE_STEP_S`` of audio waits:
 a slow engine batches more audio per step by itself, a fast one leaves about ``IDLE_STEP_S`` for
-the end. A cancelled clip gives a generation with no
+the end. Audio still waiting when the clip closes (an engine that fell behind) is not fed step by step:
+``finish`` encodes and prefills all of it in one pass (``BATCH_REST``). A cancelled clip gives a generation with no
 events. A clip that was closed before the engine saw it is an ordinary clip (``settle``).
 """
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("assistant.engine")
 
 IDLE_STEP_S = 0.25  # encode and prefill this much new audio whenever the engine has caught up with the speaker
+BATCH_REST = True  # audio still waiting when the clip closes is encoded and prefilled once, in finish()
 
 
 def is_live(messages: Sequence[Message]) -> bool:
@@ -49,13 +51,18 @@ def stream_live(model: GemmaModel, messages: Sequence[Message], tools: Sequence[
     assert live is not None
     turn = model.begin_audio_turn(settle(before), tools, options, text=last.text)
     for block in live.blocks():
+        if BATCH_REST and live.closed:  # a lagging engine: the rest goes into finish's one encode and prefill
+            turn.feed(block, advance=False)
+            continue
         turn.feed(block)
         if live.backlog() == 0:  # caught up with the speaker: use the idle time, leave less for the end
             turn.catch_up(IDLE_STEP_S)
     if live.cancelled:
         return empty_generation(model)
     log.info("live audio closed: %d audio rows were prefilled while the user spoke", turn.prefilled_rows)
-    return turn.finish()
+    generation = turn.finish()
+    generation.live_rows = turn.prefilled_rows
+    return generation
 
 
 def empty_generation(model: GemmaModel) -> Generation:

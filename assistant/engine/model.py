@@ -77,6 +77,7 @@ class Generation:
         self._router = router
         self.token_ids = token_ids
         self.counts = counts if counts is not None else Counts()
+        self.live_rows = 0  # audio rows prefilled while the user was still speaking (a live turn)
 
     def __iter__(self) -> Iterator[Event]:
         return self._events
@@ -355,6 +356,7 @@ class GemmaModel:
         token_ids: list[int] = []
 
         def events() -> Iterator[Event]:
+            timings.started = now()
             prompt, restored = start(timings)
             for token in self._tokens(prompt, opts, timings, counts, restored):
                 token_ids.append(token)

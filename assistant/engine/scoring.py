@@ -144,6 +144,7 @@ class Scored:
     scores: list[float]
     logits: Logits  # the row predicting the token after the option
     cache: KvCache
+    batch_tokens: int = 0  # rows x width of the batched pass
 
 
 def score_options(decoder: Decoder, grammar: TokenGrammar, state: TokenState, options: list[Option],
@@ -159,7 +160,8 @@ def score_options(decoder: Decoder, grammar: TokenGrammar, state: TokenState, op
             p = np.exp(np.asarray(scores) - max(scores))
             pick = int(rng.choice(len(options), p=p / p.sum()))
     n = len(options[pick].tokens)
-    return Scored(options[pick], scores, logits[pick, n - 1], row_cache(presents, pick, cache.length + n))
+    batch = len(options) * max(len(o.tokens) for o in options)
+    return Scored(options[pick], scores, logits[pick, n - 1], row_cache(presents, pick, cache.length + n), batch)
 
 
 def measure_policy(decoder: Decoder, cache: KvCache, batch_tokens: int = 64, repeats: int = 3) -> ScoringPolicy:

@@ -27,6 +27,8 @@ class Timings:
     audio_tokens: int = 0
     generated_tokens: int = 0
     stop_reason: str = ""
+    started: float = 0.0  # now() when the step began (its prompt and prefill)
+    passes: list[tuple[str, int, float]] = field(default_factory=list)  # (kind, tokens, s) per decoder pass (constrained)
 
     @property
     def decode_s(self) -> float:

@@ -76,8 +76,8 @@ class TimedEngine(_SinkHolder):
         t0 = time.monotonic()
         events, step = self._start(messages, tools)
         live = messages[-1].live if messages else None
-        if live is not None and live.closed:  # the start took the speech as it arrived: stages count from its end
-            t0 = max(t0, live.closed_at)
+        if live is not None and live.closed:  # the start took the speech as it arrived (returning once the engine
+            t0 = time.monotonic()  # had caught up with it): the step's stages run from now, not from the close
         self.last = step
         timings = step.timings
         marked = False

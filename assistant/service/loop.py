@@ -209,7 +209,7 @@ class Assistant:
             if event.capped:
                 log.info("utterance reached the length cap")
             if listening.turn is not None:
-                self._end_live_turn(listening.turn)
+                self._end_live_turn(listening.turn, len(event.samples))
             else:
                 self._start_turn(event.samples, listening.record)
         elif isinstance(event, NoSpeech) or (
@@ -244,10 +244,11 @@ class Assistant:
         listening.turn = self._new_turn(live, listening.record)
         self._queue(listening.turn)
 
-    def _end_live_turn(self, turn: Turn) -> None:
-        """At the end of speech: the live turn's audio is complete; the loop now waits for its reply."""
+    def _end_live_turn(self, turn: Turn, keep: int) -> None:
+        """At the end of speech: the live turn's audio is complete (the utterance's ``keep`` samples: the
+        trailing silence the engine has not taken yet is dropped); the loop now waits for its reply."""
         assert turn.live is not None
-        turn.live.close()
+        turn.live.close(keep)
         self.turn, self.listening = turn, None
         self._set_state(THINKING)
 

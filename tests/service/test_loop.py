@@ -337,14 +337,16 @@ def test_with_stream_audio_the_turn_takes_the_speech_while_it_is_spoken(tmp_path
     messages, _ = rig.engine.calls[0]
     live = messages[-1].live
     assert live is not None and live.closed and messages[-1].audio is None
-    assert len(live.samples()) == 25 * FRAME  # the speech from its first frame to the end decision
+    # the speech from its first frame to its end; of the quiet frames before the end decision, only those the
+    # engine had already taken (the rest is dropped at the close: nothing to encode after the end of speech)
+    assert 20 * FRAME <= len(live.samples()) <= 25 * FRAME
     assert rig.tts.said == ["Done.", "Sure."]
     first, _ = rig.records()
     assert first["outcome"] == "ok" and {"speech_start", "speech_end", "first_audio"} <= set(first["ms"])
     second, _ = rig.engine.calls[1]
     assert [m.role for m in second] == ["system", "user", "model", "user"]
-    assert len(second[1].audio) == 25 * FRAME and second[1].live is None  # the conversation keeps plain audio
-    assert second[3].live is not None and len(second[3].live.samples()) == 15 * FRAME
+    assert len(second[1].audio) == len(live.samples()) and second[1].live is None  # the conversation keeps plain audio
+    assert second[3].live is not None and 10 * FRAME <= len(second[3].live.samples()) <= 15 * FRAME
 
 
 def test_a_live_turn_whose_speech_never_ends_is_cancelled(tmp_path):

@@ -88,3 +88,46 @@ def test_catch_up_encodes_what_waits_only_past_the_threshold(model) -> None:
     batch = model.stream([SYSTEM, Message(role="user", audio=clip)], (), model.options(max_new_tokens=4))
     list(batch)
     assert gen.token_ids == batch.token_ids and turn.prefilled_rows > rows
+
+
+def test_closing_with_keep_drops_only_the_unread_audio_past_the_utterance() -> None:
+    live = LiveAudio()
+    for _ in range(5):
+        live.append(np.ones(100, dtype=np.int16))
+    reader = live.blocks()
+    next(reader), next(reader)  # the engine has taken two blocks (200 samples)
+    live.close(keep=250)
+    assert len(live.samples()) == 250 and len(list(reader)) == 1  # the third block cut to 50, the rest dropped
+    late = LiveAudio()
+    for _ in range(3):
+        late.append(np.ones(100, dtype=np.int16))
+    taken = late.blocks()
+    next(taken), next(taken), next(taken)
+    late.close(keep=120)  # everything was read already: nothing can be taken back
+    assert len(late.samples()) == 300
+
+
+def test_audio_waiting_at_the_close_is_encoded_and_prefilled_once_by_finish(model) -> None:
+    clip = speech(3.0, seed=5)
+    batch = model.stream([SYSTEM, Message(role="user", audio=clip)], (), model.options(max_new_tokens=8))
+    list(batch)
+    live = LiveAudio()
+    live.append(clip[:16000])
+    gen_box: list = []
+
+    def engine() -> None:  # the engine thread: takes the first second, then falls behind the speaker
+        gen_box.append(model.stream([SYSTEM, Message(role="user", live=live)], (), model.options(max_new_tokens=8)))
+
+    thread = threading.Thread(target=engine)
+    thread.start()
+    while live.backlog():
+        time.sleep(0.01)
+    for i in range(16000, len(clip), 1600):  # two more seconds arrive at once, then the end of speech
+        live.append(clip[i : i + 1600])
+    live.close()
+    thread.join()
+    gen = gen_box[0]
+    list(gen)
+    assert gen.token_ids == batch.token_ids
+    assert gen.live_rows <= 25  # only the first second was prefilled step by step; the rest in one pass
+    assert gen.timings.prompt_tokens > 2 * 25

@@ -19,6 +19,7 @@ import numpy as np
 from assistant.clock.book import ClockBook, Ring
 from assistant.logs import RateLimitedLog
 from assistant.protocols import SAMPLE_RATE, AudioChunk, Tts
+from assistant.service.speech import Multilingual
 
 log = logging.getLogger("assistant.clock")
 
@@ -125,11 +126,16 @@ class Ringer:
     def _play(self) -> None:
         self.cycles += 1
         self._playing = True
-        self.player.play(self._chunks(" ".join(r.text for r in self.rings)))
+        self.player.play(self._chunks(list(self.rings)))
 
-    def _chunks(self, text: str) -> Iterator[AudioChunk]:
+    def _chunks(self, rings: list[Ring]) -> Iterator[AudioChunk]:
+        """The tone, then each ring's words in its own language (the one of the turn that set it)."""
         yield from ring_tone()
-        yield from self.tts.synthesize(text)
+        for ring in rings:
+            if isinstance(self.tts, Multilingual):
+                yield from self.tts.synthesize_in(ring.text, ring.language)
+            else:
+                yield from self.tts.synthesize(ring.text)
 
     def _stop_locked(self) -> None:
         self.rings = []

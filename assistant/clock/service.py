@@ -22,7 +22,7 @@ def open_book(config: Config, clock: Clock | None = None) -> ClockBook:
     """The timers and alarms in the state directory, with the configured zone and clock."""
     t = config.timers
     return ClockBook(ClockStore(state_dir(config)), clock or default_clock(), user_zone(t.time_zone), t.max_timers,
-                     require_sync=t.require_clock_sync)
+                     require_sync=t.require_clock_sync, language=config.language.default)
 
 
 def timer_names(config: Config) -> list[str]:
@@ -44,7 +44,11 @@ def with_clock(config: Config, bus: Bus, home: Any = None, book: ClockBook | Non
 
 
 def make_ringer(config: Config, bus: ClockBus, tts: Tts, player: Player) -> Ringer:
-    """The ringer for ``bus``'s book, publishing rings and the remaining time when MQTT is on."""
+    """The ringer for ``bus``'s book, publishing rings and the remaining time when MQTT is on. With a
+    multilingual ``tts`` the book answers in the reply's language (``LanguageTts.reply_language``)."""
+    reply_language = getattr(tts, "reply_language", None)
+    if callable(reply_language):
+        bus.clock.book.reply_language = reply_language
     entities = bus.entities
     return Ringer(bus.clock.book, tts, player, config.timers.ring_max_s, config.timers.ring_pause_s,
                   on_ring=entities.ring if entities is not None else lambda rings: None,

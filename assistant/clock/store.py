@@ -34,6 +34,7 @@ class Timer:
     name: str
     end: float
     duration: float
+    language: str = ""  # the language of the turn that set it (its ring is spoken in it); "" = the default
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Alarm:
     minute: int
     repeat: str
     next: float
+    language: str = ""  # as for a timer
 
 
 @dataclass
@@ -68,12 +70,13 @@ class ClockState:
             return state
         for raw in data.get("timers", []):
             with contextlib.suppress(TypeError, ValueError, KeyError):
-                state.timers.append(Timer(int(raw["id"]), str(raw["name"]), float(raw["end"]), float(raw["duration"])))
+                state.timers.append(Timer(int(raw["id"]), str(raw["name"]), float(raw["end"]), float(raw["duration"]),
+                                          str(raw.get("language", ""))))
         for raw in data.get("alarms", []):
             with contextlib.suppress(TypeError, ValueError, KeyError):
                 if raw["repeat"] in REPEATS:
                     state.alarms.append(Alarm(int(raw["id"]), int(raw["hour"]), int(raw["minute"]), str(raw["repeat"]),
-                                              float(raw["next"])))
+                                              float(raw["next"]), str(raw.get("language", ""))))
         ids = [t.id for t in state.timers] + [a.id for a in state.alarms]
         state.next_id = max([int(data.get("next_id", 1)), *(i + 1 for i in ids)])
         return state

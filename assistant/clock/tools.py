@@ -18,12 +18,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from assistant.clock.book import ClockBook
+from assistant.clock.phrases import say
 from assistant.clock.store import REPEATS
 from assistant.protocols import Bus, ToolCall
 
 log = logging.getLogger("assistant.clock")
 
-REFUSED = "Sorry, I can't do that with a timer."
+REFUSED = say("timer_refused")  # in English; ``execute`` answers in the reply's language
 
 
 def _int(lo: int, hi: int, step: int = 1) -> dict[str, Any]:
@@ -90,7 +91,7 @@ class ClockTools:
             checked = _validate(call.name, args, self.schema())
         except ValueError as err:
             log.info("refused %s: %s", call.raw or call.name, err)
-            return REFUSED
+            return say("timer_refused", self.book.reply_language() or self.book.default_language)
         book = self.book
         name = str(checked.get("name", ""))
         if call.name == "set_timer":

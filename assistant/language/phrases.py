@@ -97,14 +97,19 @@ WORDS: dict[str, dict[str, dict[str, str]]] = {
 }
 _VALUE = {"percent": r"\d+(?:\.\d+)?", "name": r".+?"}
 _patterns: list[tuple[str, re.Pattern[str]]] = []
+_unmatched: set[str] = set()  # phrases their owner renders in the right language itself: never matched
 
 
-def register(phrases: Mapping[str, Mapping[str, str]]) -> None:
-    """Add phrases (id -> {language: template}); every one needs at least English."""
+def register(phrases: Mapping[str, Mapping[str, str]], match: bool = True) -> None:
+    """Add phrases (id -> {language: template}); every one needs at least English. With ``match=False``
+    their English sentences are not recognised by :func:`match` (the owner renders each language itself,
+    and a broad template such as "It's {time}." must not catch other sentences)."""
     for pid, templates in phrases.items():
         if "en" not in templates:
             raise ValueError(f"phrase {pid!r} has no English template")
         PHRASES[pid] = dict(templates)
+        if not match:
+            _unmatched.add(pid)
     _patterns.clear()
 
 
@@ -120,7 +125,7 @@ def text(pid: str, language: str = "en", **values: object) -> str:
 def match(sentence: str) -> tuple[str, dict[str, str]] | None:
     """``(id, values)`` when ``sentence`` is one of the English phrases, else None."""
     if not _patterns:
-        _patterns.extend((pid, _compile(t["en"])) for pid, t in PHRASES.items())
+        _patterns.extend((pid, _compile(t["en"])) for pid, t in PHRASES.items() if pid not in _unmatched)
     for pid, pattern in _patterns:
         found = pattern.fullmatch(sentence.strip())
         if found:

@@ -76,9 +76,13 @@ class LanguageTts:
                 found = self._voices[language] = (voice, self._make(voice))
             return found
 
+    def reply_language(self) -> str:
+        """The language a reply starting now is in: the latest detected one, or the default (``fixed``)."""
+        return self.current if self.follow else self.default
+
     def session(self, language: str = "", track: bool = True) -> Session:
         """A reply's (``track``: its detections carry over to the next reply) or an announcement's session."""
-        return Session(self, language or (self.current if self.follow else self.default), track)
+        return Session(self, language or self.reply_language(), track)
 
     def synthesize(self, text: str) -> Iterator[AudioChunk]:
         """A sentence outside any reply: detected on its own."""

@@ -104,6 +104,13 @@ class Ringer:
             if idle and not self._playing and now >= self._next_cycle:
                 self._play()
 
+    def pause_left_s(self) -> float:
+        """Seconds left of the pause between two cycles of a ring (the loop listens then); 0 when not in one."""
+        with self._lock:
+            if not self.rings or self._playing:
+                return 0.0
+            return max(0.0, self._next_cycle - self.mono())
+
     def stop(self) -> bool:
         """End a ring now; True when one was ringing."""
         with self._lock:

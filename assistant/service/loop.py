@@ -44,6 +44,7 @@ class Listening:
     follow_up_until: float | None = None  # stream time; None after a wake word
     speech_started: bool = False
     turn: Turn | None = None  # with ``stream_audio``: the turn already taking the speech as it arrives
+    ring: bool = False  # a window in a ring's pause, without the wake word: speech stops the ring
 
 
 class Assistant:
@@ -141,14 +142,30 @@ class Assistant:
         heard = self.detector.detect(frame)
         if heard and ringer is not None and ringer.stop():
             log.info("wake word: the ring is stopped")
-        if heard and self.state == IDLE:
+        if heard and (self.state == IDLE or self._in_ring_window()):
             log.info("wake word")
             self._listen(wake=True)
         elif heard and self.state in (THINKING, SPEAKING):
             self._barge_in()
         elif self.state in (LISTENING, FOLLOW_UP):
             self._feed_endpointer(frame)
+        self._listen_in_ring_pause()
         self._interject()
+
+    def _listen_in_ring_pause(self) -> None:
+        """Idle in a pause of a ring: listen without the wake word for the rest of the pause (a follow-up
+        window), so that "stop" (any speech) ends the ring; the next cycle plays when the window closes."""
+        ringer = self.stages.ringer
+        if ringer is None or self.state != IDLE or self.turn is not None or self._interjecting:
+            return
+        pause_s = ringer.pause_left_s()
+        if pause_s > 0:
+            self._listen(wake=False, follow_up_s=pause_s)
+            assert self.listening is not None
+            self.listening.ring = True
+
+    def _in_ring_window(self) -> bool:
+        return self.state == FOLLOW_UP and self.listening is not None and self.listening.ring
 
     def _interject(self) -> None:
         """Idle: speak what waits unasked (an announcement) as SPEAKING, back to idle when it has played;
@@ -196,6 +213,10 @@ class Assistant:
         listening = self.listening
         assert listening is not None
         event = self.endpointer.feed(frame)
+        if listening.ring and isinstance(event, (SpeechStart, Utterance)) and self.stages.ringer is not None:
+            listening.ring = False
+            if self.stages.ringer.stop():
+                log.info("speech in the ring's pause: the ring is stopped")
         if listening.turn is not None and listening.turn.live is not None:
             listening.turn.live.append(frame)
         if isinstance(event, SpeechStart):

@@ -100,11 +100,14 @@ so it must only queue the message (paho's ``publish`` does), never wait for the 
 @runtime_checkable
 class Ringer(Protocol):
     """Timers and alarms that ring (``assistant.clock.ringer.Ringer``): ticked on every frame,
-    allowed to start a ring only when ``idle``; ``stop`` ends a ring (True when one was ringing)."""
+    allowed to start a ring only when ``idle``; ``stop`` ends a ring (True when one was ringing);
+    ``pause_left_s`` is what is left of a pause between ring cycles (0 when not in one)."""
 
     def tick(self, idle: bool) -> None: ...
 
     def stop(self) -> bool: ...
+
+    def pause_left_s(self) -> float: ...
 
 
 class NullAnnouncer:

@@ -8,7 +8,7 @@ from assistant.clock.tools import ClockBus, ClockTools
 from assistant.config import Config
 from assistant.config.schema import ServiceConfig
 from assistant.protocols import TextDelta, ToolCall
-from assistant.service.loop import IDLE, LISTENING
+from assistant.service.loop import FOLLOW_UP, IDLE, LISTENING
 from assistant.service.sdnotify import Notifier
 from assistant.service.wiring import Parts, build_assistant
 
@@ -130,3 +130,42 @@ def test_set_by_the_model_rung_after_the_turn_and_stopped_by_the_wake_word(tmp_p
     assert said.index("Let me think about that.") < said.index("Your pasta timer is done.")
     tool_names = {t["function"]["name"] for t in engine.calls[0][1]}
     assert {"set_timer", "get_time", "add_alarm", "end_conversation"} <= tool_names
+
+
+def test_speech_in_a_rings_pause_stops_it_without_the_wake_word(tmp_path, book, clock):
+    tts, player = FakeTts(), FakePlayer()
+    ringer = Ringer(book, tts, player, ring_max_s=120.0, pause_s=5.0)
+    bus = ClockBus(FakeBus(), ClockTools(book, ["pasta"]))
+    windows: list[bool] = []
+    responses = [
+        [ToolCall("set_timer", {"minutes": 1, "name": "pasta"})],
+        [TextDelta("OK.")],  # "stop", heard in the ring's pause without the wake word
+    ]
+    source = ScriptedSource([
+        WAKE, *speech(20), *QUIET_FRAMES, ("until", lambda a: a.state == IDLE and a.turn is None, 10),
+        ("do", lambda: clock.advance(61)),
+        ("until", lambda a: a.state == FOLLOW_UP, 10),  # the first cycle has played: the loop listens in the pause
+        ("do", lambda: windows.append(bool(assistant.listening and assistant.listening.ring) and ringer.ringing)),
+        *speech(20), *QUIET_FRAMES, ("until", lambda a: a.state == IDLE and a.turn is None and len(engine.calls) == 2, 10),
+    ])
+    engine = ScriptedEngine(responses)
+    parts = Parts(source, MarkerDetector(), EnergyEndpointer(), engine, bus, tts, player, RecordingAnnouncer(),
+                  ringer=ringer)
+    config = Config(service=ServiceConfig(state_dir=str(tmp_path), follow_up_s=0.0))
+    assistant = build_assistant(config, parts, notifier=Notifier(environ={}))
+    source.assistant = assistant
+    assistant.run()
+    assert windows == [True], "a listening window in the pause, while the ring was still on"
+    assert not ringer.ringing and ringer.cycles == 1, "the speech stopped the ring before its second cycle"
+    assert len(engine.calls) == 2 and tts.said[-1] == "OK.", "the speech was a turn of its own"
+    assert book.timers() == []
+
+
+def test_no_listening_window_when_the_ring_has_no_pause(book, clock):
+    ringer, mono, _tts, _player, _ = _ringer(book, pause_s=0.0)
+    book.set_timer(5)
+    clock.advance(5)
+    _step(ringer, mono, 1)
+    assert ringer.ringing and ringer.pause_left_s() == 0.0
+    _step(ringer, mono, 0.3)
+    assert ringer.pause_left_s() == 0.0

@@ -8,6 +8,12 @@ length. Frames fed while not listening only fill the pre-roll buffer.
 so clicks and coughs make no event at all. An utterance's ``samples`` run from
 ``start_t - pre_roll`` to ``end_t`` plus a short tail of the trailing silence (at most
 200 ms), and never exceed ``max_speech_s``.
+
+``start(t, after_wake=True)`` hands over from a wake word: the endpointer first waits until
+``handover.LOOK_AHEAD_S`` after the detection, finds where the wake phrase ended
+(:func:`assistant.audio.handover.boundary`), and only then looks for speech, in the audio after
+that point: the utterance (pre-roll included) never holds the phrase's tail, and the pause
+after the wake word is never taken for the end of a command that has not begun.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.audio import handover
 from assistant.config.schema import VadConfig
 from assistant.protocols import SAMPLE_RATE, Samples, Vad
 
@@ -59,7 +66,8 @@ class Endpointer:
         self._t = 0.0
         self._active = False
         self._speaking = False
-        self._history: deque[tuple[Samples, bool]] = deque()
+        self._history: deque[tuple[Samples, bool, float]] = deque()
+        self._handover_until: float | None = None
         self._speech: list[Samples] = []
         self._frame_s = 0.0
         self._max_samples = int(config.max_speech_s * SAMPLE_RATE)
@@ -73,15 +81,21 @@ class Endpointer:
         """Time at the end of the last frame fed."""
         return self._t
 
-    def start(self, t: float) -> None:
-        """Begin listening for one utterance; ``t`` is the time at the end of the last frame."""
+    def start(self, t: float, after_wake: bool = False) -> None:
+        """Begin listening for one utterance; ``t`` is the time at the end of the last frame.
+
+        ``after_wake``: a wake word was just detected; the command starts after its phrase."""
         self._t = t
         self._listen_t = t
         self._active = True
         self._speaking = False
         self._speech = []
+        if after_wake:
+            self._handover_until = t + handover.LOOK_AHEAD_S
+            return
+        self._handover_until = None
         # Keep the audio for the pre-roll, but not the decisions made before listening began.
-        self._history = deque(((f, False) for f, _ in self._history), maxlen=self._history.maxlen)
+        self._history = deque(((f, False, p) for f, _, p in self._history), maxlen=self._history.maxlen)
 
     def speech(self) -> list[Samples]:
         """The frames of the speech under way, pre-roll included (empty when there is none)."""
@@ -92,24 +106,52 @@ class Endpointer:
         self._active = False
         self._speaking = False
         self._speech = []
+        self._handover_until = None
 
     def feed(self, frame: Samples) -> EndpointEvent | None:
         """Feed the next frame; returns at most one event."""
         self._set_frame_length(len(frame))
         self._t += len(frame) / SAMPLE_RATE
         voiced = self.vad.is_speech(frame)  # always, so the VAD keeps tracking the noise floor
+        power = float(np.mean(np.square(frame, dtype=np.float64))) if len(frame) else 0.0
         if not self._active:
-            self._remember(frame, False)
+            self._remember(frame, voiced, power)
             return None
         if self._speaking:
             return self._continue(frame, voiced)
-        self._remember(frame, voiced)
-        if self._started():
-            return self._begin()
-        if self._t - self._listen_t >= self.config.no_speech_timeout_s - 1e-9:
+        self._remember(frame, voiced, power)
+        if self._handover_until is not None:
+            if self._t < self._handover_until - 1e-9:
+                return None
+            event = self._hand_over()
+        else:
+            event = self._begin() if self._started() else None
+        if event is None and not self._speaking and self._t - self._listen_t >= self.config.no_speech_timeout_s - 1e-9:
             self._active = False
             return NoSpeech(self._t)
-        return None
+        return event
+
+    # -- after a wake word ----------------------------------------------------------------
+
+    def _hand_over(self) -> EndpointEvent | None:
+        """Cut the history at the end of the wake phrase, then replay what follows it."""
+        self._handover_until = None
+        window = list(self._history)[-(self._back_frames + self._ahead_frames) :]
+        cut = handover.boundary([v for _, v, _ in window], [p for _, _, p in window], self._frame_s)
+        after = window[cut:]
+        self._history = deque(maxlen=self._history.maxlen)
+        now = self._t
+        event: EndpointEvent | None = None
+        for k, (frame, voiced, power) in enumerate(after):
+            self._t = now - (len(after) - 1 - k) * self._frame_s
+            if self._speaking:
+                step = self._continue(frame, voiced)
+            else:
+                self._remember(frame, voiced, power)
+                step = self._begin() if self._started() else None
+            event = event or step
+        self._t = now
+        return event
 
     # -- waiting for speech ---------------------------------------------------------------
 
@@ -120,24 +162,27 @@ class Endpointer:
         self._frame_s = frame_s
         self._start_frames = max(1, round(self.config.start_ms / 1000 / frame_s))
         self._pre_frames = math.ceil(self.config.pre_roll_ms / 1000 / frame_s)
-        self._history = deque(self._history, maxlen=self._start_frames + self._pre_frames)
+        self._back_frames = math.ceil(handover.LOOK_BACK_S / frame_s - 1e-9)
+        self._ahead_frames = math.ceil(handover.LOOK_AHEAD_S / frame_s - 1e-9)
+        keep = max(self._start_frames + self._pre_frames, self._back_frames + self._ahead_frames + 1)
+        self._history = deque(self._history, maxlen=keep)
         self._hangover_s = float(getattr(self.vad, "hangover_s", 0.0))
         end_wait = max(frame_s, self.config.end_silence_ms / 1000 - self._hangover_s)
         self._end_frames = max(1, math.ceil(end_wait / frame_s - 1e-9))
 
-    def _remember(self, frame: Samples, voiced: bool) -> None:
-        self._history.append((frame, voiced))
+    def _remember(self, frame: Samples, voiced: bool, power: float) -> None:
+        self._history.append((frame, voiced, power))
 
     def _started(self) -> bool:
         window = list(self._history)[-self._start_frames :]
         if len(window) < self._start_frames:
             return False
-        return sum(v for _, v in window) >= math.ceil(START_FILL * self._start_frames) and window[0][1]
+        return sum(v for _, v, _ in window) >= math.ceil(START_FILL * self._start_frames) and window[0][1]
 
     def _begin(self) -> SpeechStart | None:
         frames = list(self._history)
         first = len(frames) - self._start_frames  # the window opens on a voiced frame
-        self._speech = [f for f, _ in frames[max(0, first - self._pre_frames) :]]
+        self._speech = [f for f, _, _ in frames[max(0, first - self._pre_frames) :]]
         self._speech_len = sum(len(f) for f in self._speech)
         self._start_t = self._t - self._start_frames * self._frame_s
         self._last_voiced_t = self._t if frames[-1][1] else self._t - self._frame_s
@@ -168,7 +213,7 @@ class Endpointer:
         if self._silent >= self._end_frames:
             if not self._announced:
                 self._speaking = False  # a click or cough: keep waiting, keep the audio for pre-roll
-                self._history = deque(((f, False) for f in self._speech), maxlen=self._history.maxlen)
+                self._history = deque(((f, False, 0.0) for f in self._speech), maxlen=self._history.maxlen)
                 self._speech = []
                 return None
             return self._finish(self._last_voiced_t - self._hangover_s, capped=False)

@@ -110,7 +110,7 @@ def loop(
             stats.wakes += 1
             print(f"{t:8.2f} s  WAKE {detector.name} (score {detector.score:.2f})", flush=True)
             if not endpointer.active:
-                endpointer.start(t)
+                endpointer.start(t, after_wake=True)
         if event is not None:
             show_event(event, t, stats, save)
             if args.no_wake and not endpointer.active:

@@ -1,0 +1,51 @@
+"""Hand-over from the wake word to the command: where the wake phrase ends.
+
+A wake-word model fires somewhere near the end of its phrase: up to about 0.2 s before the
+phrase's last sound (its score is already over the threshold) or up to about 0.2 s after it;
+its score falls back only 0.4-1 s later, often after the command has begun, so the score alone
+cannot mark the end. The boundary is taken from the audio instead: in a window from
+``LOOK_BACK_S`` before the detection to ``LOOK_AHEAD_S`` after it, the quietest stretch
+(50 ms smoothed energy) among the frames the VAD calls silence, or among all of them
+when the VAD's hangover bridged the pause. That is the pause people
+leave after a wake word, however short (it is found even when the VAD's hangover bridges it),
+and the command's audio (pre-roll included) may only start there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+LOOK_BACK_S = 0.25  # the detection can come this long after the phrase ended
+LOOK_AHEAD_S = 0.40  # ... or this long before (a slow speaker, an early-firing model)
+SMOOTH_S = 0.05  # energy smoothing, so a stop consonant's closure is not taken for the pause
+QUIET_DB = 3.0  # frames within this of the quietest count as the same quiet stretch
+
+
+def boundary(voiced: Sequence[bool], power: Sequence[float], frame_s: float) -> int:
+    """Index of the first frame after the wake phrase, in a window of frames.
+
+    ``voiced`` are the VAD's decisions and ``power`` the mean squares of the frames. The
+    boundary is the middle of the quiet stretch around the quietest point: after the phrase's
+    last sound and, with a pause of 0.2 s or more, well before the command's first.
+    """
+    n = len(power)
+    if n == 0:
+        return 0
+    width = max(1, round(SMOOTH_S / frame_s))
+    padded = np.pad(np.asarray(power, dtype=np.float64), (width // 2, width - 1 - width // 2), mode="edge")
+    smooth = np.convolve(padded, np.ones(width) / width, mode="valid")
+    level = 10 * np.log10(smooth + 1.0)
+    silent = ~np.asarray(voiced, dtype=bool)
+    if not silent.any():
+        silent[:] = True  # the VAD bridged the pause: go by the energy alone
+    candidates = np.flatnonzero(silent)
+    quietest = int(candidates[np.argmin(level[candidates])])
+    quiet = silent & (level <= level[quietest] + QUIET_DB)
+    first = last = quietest
+    while first > 0 and quiet[first - 1]:
+        first -= 1
+    while last < n - 1 and quiet[last + 1]:
+        last += 1
+    return (first + last + 1) // 2

@@ -30,6 +30,46 @@ from assistant.protocols import SAMPLE_RATE, Samples, Vad
 
 TAIL_S = 0.2  # trailing silence kept after the last voiced frame
 START_FILL = 0.75  # share of the start window that must be voiced
+FLOOR_S = 5.0  # the noise floor is a low percentile of the last FLOOR_S of frame levels ...
+FLOOR_PERCENTILE = 20
+GATE_DB = (3.0, 9.0)  # ... and a frame is speech only if the VAD says so and it stands above the floor by the
+# noise's own spread (its 95th percentile over the floor) + 2 dB, within these bounds: steady noise (white, a fan)
+# needs little, babble's loud moments are ~7 dB over its floor
+LEVEL_S = 0.03  # frame levels are smoothed over this long
+
+
+class NoiseFloor:
+    """A running noise-floor estimate (dB): a low percentile of recent smoothed frame levels.
+
+    The VAD alone calls babble, music or a fan "speech"; the user is louder than that noise
+    (10 dB and more), so a frame must also stand ``GATE_DB`` above the floor. The floor is
+    frozen while an utterance is under way, so the speech itself never raises it."""
+
+    def __init__(self) -> None:
+        self._levels: deque[float] = deque()
+        self._recent: deque[float] = deque()
+        self.floor_db = float("-inf")
+        self.level_db = float("-inf")
+        self.margin_db = GATE_DB[0]
+
+    def update(self, power: float, frame_s: float, learn: bool) -> None:
+        self._recent.append(power)
+        while len(self._recent) > max(1, round(LEVEL_S / frame_s)):
+            self._recent.popleft()
+        self.level_db = 10 * math.log10(sum(self._recent) / len(self._recent) + 1.0)
+        if not learn:
+            return
+        self._levels.append(self.level_db)
+        keep = max(1, round(FLOOR_S / frame_s))
+        while len(self._levels) > keep:
+            self._levels.popleft()
+        if len(self._levels) >= keep // 3:
+            low, high = np.percentile(np.fromiter(self._levels, float), [FLOOR_PERCENTILE, 95])
+            self.floor_db = float(low)
+            self.margin_db = float(np.clip(high - low + 2.0, *GATE_DB))
+
+    def above(self) -> bool:
+        return self.level_db >= self.floor_db + self.margin_db
 
 
 @dataclass(frozen=True)
@@ -68,6 +108,7 @@ class Endpointer:
         self._speaking = False
         self._history: deque[tuple[Samples, bool, float]] = deque()
         self._handover_until: float | None = None
+        self.floor = NoiseFloor()
         self._speech: list[Samples] = []
         self._frame_s = 0.0
         self._max_samples = int(config.max_speech_s * SAMPLE_RATE)
@@ -114,11 +155,13 @@ class Endpointer:
         self._t += len(frame) / SAMPLE_RATE
         voiced = self.vad.is_speech(frame)  # always, so the VAD keeps tracking the noise floor
         power = float(np.mean(np.square(frame, dtype=np.float64))) if len(frame) else 0.0
+        self.floor.update(power, self._frame_s, learn=not self._speaking)
+        raw, voiced = voiced, voiced and self.floor.above()
         if not self._active:
             self._remember(frame, voiced, power)
             return None
         if self._speaking:
-            return self._continue(frame, voiced)
+            return self._continue(frame, voiced, raw)
         self._remember(frame, voiced, power)
         if self._handover_until is not None:
             if self._t < self._handover_until - 1e-9:
@@ -145,7 +188,7 @@ class Endpointer:
         for k, (frame, voiced, power) in enumerate(after):
             self._t = now - (len(after) - 1 - k) * self._frame_s
             if self._speaking:
-                step = self._continue(frame, voiced)
+                step = self._continue(frame, voiced, voiced)
             else:
                 self._remember(frame, voiced, power)
                 step = self._begin() if self._started() else None
@@ -169,6 +212,7 @@ class Endpointer:
         self._hangover_s = float(getattr(self.vad, "hangover_s", 0.0))
         end_wait = max(frame_s, self.config.end_silence_ms / 1000 - self._hangover_s)
         self._end_frames = max(1, math.ceil(end_wait / frame_s - 1e-9))
+        self._end_frames_gated = max(1, math.ceil(self.config.end_silence_ms / 1000 / frame_s - 1e-9))
 
     def _remember(self, frame: Samples, voiced: bool, power: float) -> None:
         self._history.append((frame, voiced, power))
@@ -187,6 +231,7 @@ class Endpointer:
         self._start_t = self._t - self._start_frames * self._frame_s
         self._last_voiced_t = self._t if frames[-1][1] else self._t - self._frame_s
         self._silent = 0 if frames[-1][1] else 1
+        self._gate_cut = False
         self._speaking = True
         self._announced = False
         return self._announce()
@@ -200,23 +245,27 @@ class Endpointer:
 
     # -- in speech ------------------------------------------------------------------------
 
-    def _continue(self, frame: Samples, voiced: bool) -> EndpointEvent | None:
+    def _continue(self, frame: Samples, voiced: bool, raw: bool) -> EndpointEvent | None:
+        """``raw``: the VAD's own decision; ``voiced``: that and the noise-floor gate. When the gate
+        ended the speech while the VAD still said speech, the VAD's hangover is not in the silence."""
         self._speech.append(frame)
         self._speech_len += len(frame)
         if voiced:
             self._last_voiced_t = self._t
             self._silent = 0
         else:
+            if self._silent == 0:
+                self._gate_cut = raw
             self._silent += 1
         if self._speech_len >= self._max_samples:
             return self._finish(self._t, capped=True)
-        if self._silent >= self._end_frames:
+        if self._silent >= (self._end_frames_gated if self._gate_cut else self._end_frames):
             if not self._announced:
                 self._speaking = False  # a click or cough: keep waiting, keep the audio for pre-roll
                 self._history = deque(((f, False, 0.0) for f in self._speech), maxlen=self._history.maxlen)
                 self._speech = []
                 return None
-            return self._finish(self._last_voiced_t - self._hangover_s, capped=False)
+            return self._finish(self._last_voiced_t - (0.0 if self._gate_cut else self._hangover_s), capped=False)
         return self._announce()
 
     def _finish(self, end_t: float, capped: bool) -> Utterance:

@@ -131,13 +131,16 @@ class Assistant:
         if self.state in (IDLE, LISTENING, FOLLOW_UP) and self._muted():
             self._while_muted()
             return
+        listening = self.state in (LISTENING, FOLLOW_UP)
+        if self.state == IDLE:  # the endpointer keeps the pre-roll and the VAD's noise floor, and sees the wake phrase
+            self.endpointer.feed(frame)
         heard = self.detector.detect(frame)
         if heard and self.state == IDLE:
             log.info("wake word")
             self._listen(wake=True, after_phrase=True)
         elif heard and self.state in (THINKING, SPEAKING):
             self._barge_in()
-        elif self.state in (LISTENING, FOLLOW_UP):
+        elif listening:
             self._feed_endpointer(frame)
 
     def _while_muted(self) -> None:

@@ -36,6 +36,7 @@ GATE_DB = (3.0, 9.0)  # ... and a frame is speech only if the VAD says so and it
 # noise's own spread (its 95th percentile over the floor) + 2 dB, within these bounds: steady noise (white, a fan)
 # needs little, babble's loud moments are ~7 dB over its floor
 LEVEL_S = 0.03  # frame levels are smoothed over this long
+FLOOR_EVERY_S = 0.1  # the floor is recomputed this often
 
 
 class NoiseFloor:
@@ -51,6 +52,7 @@ class NoiseFloor:
         self.floor_db = float("-inf")
         self.level_db = float("-inf")
         self.margin_db = GATE_DB[0]
+        self._since = 0
 
     def update(self, power: float, frame_s: float, learn: bool) -> None:
         self._recent.append(power)
@@ -63,7 +65,9 @@ class NoiseFloor:
         keep = max(1, round(FLOOR_S / frame_s))
         while len(self._levels) > keep:
             self._levels.popleft()
-        if len(self._levels) >= keep // 3:
+        self._since += 1
+        if len(self._levels) >= keep // 3 and self._since >= max(1, round(FLOOR_EVERY_S / frame_s)):
+            self._since = 0
             low, high = np.percentile(np.fromiter(self._levels, float), [FLOOR_PERCENTILE, 95])
             self.floor_db = float(low)
             self.margin_db = float(np.clip(high - low + 2.0, *GATE_DB))

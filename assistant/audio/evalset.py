@@ -49,7 +49,7 @@ class Size:
     nonwake_minutes: float
 
 
-SIZES = {"quick": Size(3, (20, 10), 4.0), "full": Size(12, SNRS, 120.0)}
+SIZES = {"quick": Size(1, (20, 10), 1.0), "full": Size(12, SNRS, 120.0)}
 
 
 @dataclass(frozen=True)

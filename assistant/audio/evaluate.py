@@ -130,7 +130,7 @@ def count_fires(trace: np.ndarray, threshold: float, refractory_s: float) -> int
     return fires
 
 
-GRID = tuple(round(x, 2) for x in np.arange(0.30, 0.991, 0.05))
+GRID = tuple(round(float(x), 2) for x in np.arange(0.30, 0.991, 0.05))
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def sweep(peaks: Sequence[float], traces: Sequence[np.ndarray], hours: float, re
     for th in grid:
         detection = sum(p >= th for p in peaks) / max(1, len(peaks))
         fires = sum(count_fires(tr, th, refractory_s) for tr in traces)
-        points.append(CurvePoint(th, detection, fires / hours if hours else 0.0))
+        points.append(CurvePoint(float(th), float(detection), fires / hours if hours else 0.0))
     return points
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -73,7 +74,7 @@ def test_bench_audio_json_and_table(clean_home):
     assert set(data["wake_models"]) == {"okay_nabu", "hey_jarvis", "alexa", "hey_mycroft"}
     assert {"white 10 dB", "babble 20 dB", "music 10 dB", "fan 20 dB", "pink 10 dB"} <= set(data["conditions"])
     curve = data["threshold_curves"]["alexa"]
-    assert [p[0] for p in curve] == sorted(p[0] for p in curve) and all(a[1] >= b[1] for a, b in zip(curve, curve[1:]))
+    assert [p[0] for p in curve] == sorted(p[0] for p in curve) and all(a[1] >= b[1] for a, b in itertools.pairwise(curve))
     assert data["wake_tail_utterances"] == 0  # the hand-over, on speakers the tests never use
     assert {"wake_tail_utterances", "lost_commands", "idle_cpu_fraction_of_core_p95"} <= set(data["targets_met"])
     assert "generating the quick evaluation set" in result.stderr

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from assistant.audio.evalset import EvalSet
-from assistant.audio.evaluate import Outcome, count_fires, run_set, score_trace, sweep
+from assistant.audio.evaluate import Outcome, choose, count_fires, run_set, score_trace, sweep
 from assistant.audio.wakeword import MicroWakeWordModel, threshold_for
 from assistant.benchmarks.audio_echo import echo_figures
 from assistant.benchmarks.report import Report, median, percentile
@@ -67,6 +67,7 @@ def add_rows(report: Report, evalset: EvalSet, config: Config, compare_vads: boo
     refractory = config.wakeword.refractory_s
     per_model: dict[str, Any] = {}
     curves: dict[str, list[list[float]]] = {}
+    suggested: dict[str, float] = {}
     for model in WAKE_MODELS:
         mine = [o for o in outcomes if o.sample.wake_model == model]
         fires = sum(count_fires(t, thresholds[model], refractory) for t in scores[model])
@@ -74,6 +75,7 @@ def add_rows(report: Report, evalset: EvalSet, config: Config, compare_vads: boo
                             "false_accepts": fires, "false_accepts_per_hour": _r(fires / hours, 2) if hours else None}
         points = sweep([o.peak for o in mine], scores[model], hours, refractory)
         curves[model] = [[p.threshold, round(p.detection, 3), round(p.false_accepts_per_hour, 2)] for p in points]
+        suggested[model] = choose(points).threshold
     found = [o for o in outcomes if o.detected]
     end_silence = config.vad.end_silence_ms
     delays_10 = [o.delay_ms for o in found if o.sample.snr_db == 10 and not o.lost and o.delay_ms is not None]
@@ -95,6 +97,7 @@ def add_rows(report: Report, evalset: EvalSet, config: Config, compare_vads: boo
     report.add("wake_models", per_model, label="per wake word")
     report.add("conditions", by_condition(outcomes), label="per noise and SNR (all wake words)")
     report.add("threshold_curves", curves, label="threshold: [threshold, detection, false accepts/h]")
+    report.add("suggested_thresholds", suggested, label="best detection at <= 0.5 false accepts/h on this set")
     quick = evalset.size == "quick"
     echo = echo_figures(config, (20,) if quick else (20, 10), progress, quick=quick)
     report.add("echo", echo, label="the assistant's own replies in the microphone")

@@ -33,8 +33,9 @@ START_FILL = 0.75  # share of the start window that must be voiced
 FLOOR_S = 5.0  # the noise floor is a low percentile of the last FLOOR_S of frame levels ...
 FLOOR_PERCENTILE = 20
 GATE_DB = (3.0, 9.0)  # ... and a frame is speech only if the VAD says so and it stands above the floor by the
-# noise's own spread (its 95th percentile over the floor) + 2 dB, within these bounds: steady noise (white, a fan)
-# needs little, babble's loud moments are ~7 dB over its floor
+# noise's own spread (twice its median's height over the floor, + 2 dB; the median, not a higher percentile, so
+# the wake phrase in the window does not count), within these bounds: steady noise (white, a fan) needs little,
+# babble's loud moments are ~7 dB over its floor
 LEVEL_S = 0.03  # frame levels are smoothed over this long
 FLOOR_EVERY_S = 0.1  # the floor is recomputed this often
 
@@ -68,9 +69,9 @@ class NoiseFloor:
         self._since += 1
         if len(self._levels) >= keep // 3 and self._since >= max(1, round(FLOOR_EVERY_S / frame_s)):
             self._since = 0
-            low, high = np.percentile(np.fromiter(self._levels, float), [FLOOR_PERCENTILE, 95])
+            low, mid = np.percentile(np.fromiter(self._levels, float), [FLOOR_PERCENTILE, 50])
             self.floor_db = float(low)
-            self.margin_db = float(np.clip(high - low + 2.0, *GATE_DB))
+            self.margin_db = float(np.clip(2 * (mid - low) + 2.0, *GATE_DB))
 
     def above(self) -> bool:
         return self.level_db >= self.floor_db + self.margin_db

@@ -124,12 +124,26 @@ def load_wakeword(model: str) -> WakeWord:
     raise AssistantError(f"unknown wake word model {model!r} (bundled: {', '.join(WAKE_MODELS)}, or a .tflite/.onnx path)")
 
 
+# Each bundled model's threshold, chosen on the evaluation set (``assistant bench audio``;
+# docs/BENCHMARKS.md, "The ear"): the best detection at <= 0.5 false accepts per hour.
+TUNED_THRESHOLDS = {"okay_nabu": 0.45, "hey_jarvis": 0.3, "alexa": 0.3, "hey_mycroft": 0.3}
+DEFAULT_THRESHOLD = 0.5  # a user's own model
+
+
+def threshold_for(config: WakeWordConfig, model: str | None = None) -> float:
+    """``wakeword.threshold``, or with 0 (the default) the bundled model's tuned threshold."""
+    if config.threshold > 0:
+        return config.threshold
+    return TUNED_THRESHOLDS.get(model or config.model, DEFAULT_THRESHOLD)
+
+
 class Detector:
     """Threshold, refractory period and self-speech gating around a ``WakeWord`` model."""
 
     def __init__(self, model: WakeWord, config: WakeWordConfig | None = None) -> None:
         self.model = model
         self.config = config or WakeWordConfig()
+        self.threshold = threshold_for(self.config, getattr(model, "name", None))
         self.score = 0.0
         self._t = 0.0
         self._last_fire = float("-inf")
@@ -160,16 +174,16 @@ class Detector:
         """Feed one frame; True once when the wake word is heard."""
         self._t += len(frame) / SAMPLE_RATE
         self.score = self.model.predict(frame)
-        if self.score < self.config.threshold:
+        if self.score < self.threshold:
             self._armed = True
         if not self._armed or self._t - self._last_fire < self.config.refractory_s:
             return False
         if self.gated:
             if not self.config.barge_in:
                 return False
-            threshold = max(self.config.threshold, self.config.barge_in_threshold)
+            threshold = max(self.threshold, self.config.barge_in_threshold)
         else:
-            threshold = self.config.threshold
+            threshold = self.threshold
         if self.score >= threshold:
             self._last_fire = self._t
             self._armed = False

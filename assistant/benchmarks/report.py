@@ -63,6 +63,10 @@ class Report:
             verdict = "" if r.ok is None else ("  ok" if r.ok else "  MISSED")
             target = f"  (target {r.target})" if r.target else ""
             unit = "" if r.value is None else f" {r.unit}"
+            if isinstance(r.value, dict) and r.value:  # one line per entry
+                lines.append(r.label)
+                lines.extend(f"  {k}: {_fmt_entry(v)}" for k, v in r.value.items())
+                continue
             lines.append(f"{r.label:<{width}}  {_fmt(r.value)}{unit}{target}{verdict}".rstrip())
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
@@ -97,6 +101,14 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
+
+
+def _fmt_entry(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return " ".join(_fmt_entry(v) if not isinstance(v, list) else "/".join(_fmt(x) for x in v) for v in value)
+    return _fmt(value)
 
 
 def _jsonable(value: Any) -> Any:

@@ -33,6 +33,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--duration", type=float, default=0.0, metavar="S", help="stop after S seconds of audio")
     parser.add_argument("--score-floor", type=float, default=0.2, metavar="X", help="print wake-word score peaks above X")
     parser.add_argument("--save", metavar="DIR", help="write each utterance to DIR as a WAV file")
+    parser.add_argument("--trace", action="store_true",
+                        help="print the wake-word score every 100 ms while it is above 0.05, with the threshold, to tune it")
     parser.set_defaults(func=run)
 
 
@@ -46,6 +48,7 @@ class Stats:
     no_speech: int = 0
     peak: float = 0.0
     peak_t: float = 0.0
+    window: float = 0.0  # highest score in the current 100 ms of the trace
     status: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -85,7 +88,7 @@ def describe(config: Config, source: AudioSource, detector: Detector, args: argp
         where = f"file {args.wav} ({getattr(source, 'duration_s', 0):.2f} s, {'real time' if args.realtime else 'fast'})"
     else:
         where = f"microphone {getattr(source, 'device_name', '?')!r} at {getattr(source, 'capture_rate', 0)} Hz"
-    wake = "off (--no-wake)" if args.no_wake else f"{detector.name} (threshold {config.wakeword.threshold:.2f})"
+    wake = "off (--no-wake)" if args.no_wake else f"{detector.name} (threshold {detector.threshold:.2f})"
     vad = config.vad
     return (
         f"listening to {where}\nwake word: {wake}; VAD: {vad.engine}, end silence {vad.end_silence_ms} ms, "
@@ -110,11 +113,13 @@ def loop(
         stats.wake_s += b - a
         stats.vad_s += time.perf_counter() - b
         track_peak(detector.score, t, stats, args.score_floor)
+        if args.trace:
+            trace(detector, t, stats)
         if fired and not args.no_wake:
             stats.wakes += 1
             print(f"{t:8.2f} s  WAKE {detector.name} (score {detector.score:.2f})", flush=True)
             if not endpointer.active:
-                endpointer.start(t)
+                endpointer.start(t, after_wake=True)
         if event is not None:
             show_event(event, t, stats, save)
             if args.no_wake and not endpointer.active:
@@ -137,6 +142,23 @@ def flush(endpointer: Endpointer, t: float, stats: Stats, save: Path | None) -> 
             show_event(event, t, stats, save)
             if not endpointer.active:
                 return
+
+
+TRACE_S, TRACE_FLOOR, BAR = 0.1, 0.05, 40
+
+
+def trace(detector: Detector, t: float, stats: Stats) -> None:
+    """Every 100 ms: the highest score in it as a bar, with the threshold marked ('|')."""
+    stats.window = max(stats.window, detector.score)
+    if round(t * 1000) % round(TRACE_S * 1000):
+        return
+    score, stats.window = stats.window, 0.0
+    if score < TRACE_FLOOR:
+        return
+    bar = ["#" if i < round(score * BAR) else " " for i in range(BAR)]
+    mark = min(BAR - 1, round(detector.threshold * BAR))
+    bar[mark] = "|" if bar[mark] == " " else "+"
+    print(f"{t:8.2f} s  score {score:.2f} [{''.join(bar)}]", flush=True)
 
 
 def track_peak(score: float, t: float, stats: Stats, floor: float) -> None:

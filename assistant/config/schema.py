@@ -47,7 +47,8 @@ class AudioConfig:
 @dataclass(frozen=True)
 class WakeWordConfig:
     model: str = opt("okay_nabu", f"Bundled model ({', '.join(WAKE_MODELS)}) or a path to an openWakeWord .onnx/.tflite")
-    threshold: float = opt(0.5, "Score at or above which the wake word fires", range=(0.0, 1.0))
+    threshold: float = opt(0.0, "Score at or above which the wake word fires (0 = the bundled model's tuned threshold)",
+                           range=(0.0, 1.0))
     refractory_s: float = opt(2.0, "Seconds after a detection during which it cannot fire again", range=(0.0, 60.0))
     barge_in: bool = opt(True, "While the assistant speaks, a wake word stops it (else the detector is off)")
     barge_in_threshold: float = opt(0.9, "Score needed to fire while the assistant speaks", range=(0.0, 1.0))
@@ -56,7 +57,7 @@ class WakeWordConfig:
 
 @dataclass(frozen=True)
 class VadConfig:
-    engine: str = opt("webrtc", "Voice activity detector", choices=("webrtc", "silero"))
+    engine: str = opt("silero", "Voice activity detector", choices=("webrtc", "silero"))
     aggressiveness: int = opt(2, "webrtcvad aggressiveness (0 = least, 3 = most)", range=(0, 3))
     pre_roll_ms: int = opt(300, "Audio kept from just before speech starts, in ms", range=(0, 2000))
     end_silence_ms: int = opt(700, "Silence that ends an utterance, in ms", range=(100, 5000))

@@ -139,15 +139,18 @@ class Assistant:
             self._while_muted()
             self._interject()
             return
+        listening = self.state in (LISTENING, FOLLOW_UP)
+        if self.state == IDLE:  # the endpointer keeps the pre-roll and the VAD's noise floor, and sees the wake phrase
+            self.endpointer.feed(frame)
         heard = self.detector.detect(frame)
         if heard and ringer is not None and ringer.stop():
             log.info("wake word: the ring is stopped")
         if heard and (self.state == IDLE or self._in_ring_window()):
             log.info("wake word")
-            self._listen(wake=True)
+            self._listen(wake=True, after_phrase=True)
         elif heard and self.state in (THINKING, SPEAKING):
             self._barge_in()
-        elif self.state in (LISTENING, FOLLOW_UP):
+        elif listening:
             self._feed_endpointer(frame)
         self._listen_in_ring_pause()
         self._interject()
@@ -242,13 +245,17 @@ class Assistant:
             self._to_idle()
 
     # ---- transitions --------------------------------------------------------------------
-    def _listen(self, wake: bool, follow_up_s: float | None = None) -> None:
+    def _listen(self, wake: bool, follow_up_s: float | None = None, after_phrase: bool = False) -> None:
+        """``after_phrase``: a spoken wake word was heard; the command is the speech after its phrase."""
         record = LatencyRecord(next(self._ids))
         if wake:
             record.mark("wake", self._frame_mono)
         until = self.stream_t + follow_up_s if follow_up_s is not None else None
         self.listening = Listening(record, follow_up_until=until)
-        self.endpointer.start(self.stream_t)
+        if after_phrase:
+            self.endpointer.start(self.stream_t, after_wake=True)
+        else:
+            self.endpointer.start(self.stream_t)
         self._set_state(FOLLOW_UP if follow_up_s is not None else LISTENING)
 
     def _start_turn(self, samples: Samples, record: LatencyRecord) -> None:
@@ -294,7 +301,7 @@ class Assistant:
         self.stages.player.stop()
         self.detector.gate(False)
         self.turn = None
-        self._listen(wake=True)
+        self._listen(wake=True, after_phrase=True)
 
     def _turn_done(self, turn: Turn, result: TurnResult) -> None:
         turn.record.outcome = result.outcome

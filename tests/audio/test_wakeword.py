@@ -181,3 +181,15 @@ def test_bad_model_names_and_files(tmp_path):
     (tmp_path / "x.txt").write_text("x")
     with pytest.raises(AssistantError, match=r"must be a \.tflite or \.onnx"):
         load_wakeword(str(tmp_path / "x.txt"))
+
+
+def test_each_bundled_model_has_its_tuned_threshold_unless_one_is_set():
+    from assistant.audio.wakeword import DEFAULT_THRESHOLD, TUNED_THRESHOLDS, threshold_for
+
+    assert set(TUNED_THRESHOLDS) == set(WAKE_MODELS)
+    for model in WAKE_MODELS:
+        assert threshold_for(WakeWordConfig(model=model)) == TUNED_THRESHOLDS[model]
+        assert threshold_for(WakeWordConfig(model=model, threshold=0.7)) == 0.7
+    assert threshold_for(WakeWordConfig(model="/some/own_model.onnx")) == DEFAULT_THRESHOLD
+    detector = Detector(MicroWakeWordModel("alexa"), WakeWordConfig(model="alexa"))
+    assert detector.threshold == TUNED_THRESHOLDS["alexa"]

@@ -96,13 +96,15 @@ class EnergyEndpointer:
         self.end_frames, self.timeout_frames = end_frames, timeout_frames
         self._active = False
         self.starts = 0
+        self.after_wake: list[bool] = []
 
     @property
     def active(self) -> bool:
         return self._active
 
-    def start(self, t: float) -> None:
+    def start(self, t: float, after_wake: bool = False) -> None:
         self._active, self.t, self.starts = True, t, self.starts + 1
+        self.after_wake.append(after_wake)
         self._buf: list[Samples] = []
         self._quiet = self._waited = 0
         self._start_t: float | None = None

@@ -356,3 +356,17 @@ def test_a_live_turn_whose_speech_never_ends_is_cancelled(tmp_path):
 
     assert rig.engine.cancelled == [True] and rig.tts.said == []
     assert THINKING not in rig.assistant.transitions
+
+
+def test_the_endpointer_hands_over_from_a_spoken_wake_word_only(tmp_path):
+    """After a wake word (and at barge-in) the command is the speech after its phrase; follow-up and trigger have no phrase."""
+    holder = {}
+    steps = [("do", lambda: holder["rig"].player.hold.set()), *command(20), until(SPEAKING), WAKE,
+             ("do", lambda: holder["rig"].player.hold.clear()), *speech(10), *QUIET, until(FOLLOW_UP),
+             *speech(10), *QUIET, until(FOLLOW_UP), until(IDLE), ("do", lambda: holder["rig"].assistant.trigger()), SILENCE,
+             *speech(10), *QUIET, until(IDLE)]
+    rig = Rig(tmp_path, steps, [[TextDelta("A long story. "), TextDelta("It goes on.")], [TextDelta("Stopped.")],
+                                [TextDelta("Sure.")], [TextDelta("Yes.")]])
+    holder["rig"] = rig
+    rig.run()
+    assert rig.endpointer.after_wake[:4] == [True, True, False, False]

@@ -22,22 +22,22 @@ from typing import Any
 import numpy as np
 
 from assistant.config.schema import ModelConfig
-from assistant.engine.audiostream import StagedEncoder
-from assistant.engine.audioturn import AudioTurn
-from assistant.engine.constraint import Counts, ToolCallConstraint
-from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
-from assistant.engine.events import EventRouter, Markers
-from assistant.engine.features import SAMPLE_RATE, FeatureExtractor, audio_token_count, fit_frames
-from assistant.engine.jumpforward import Scoring, decode_constrained
-from assistant.engine.liveturn import is_live, settle, stream_live
-from assistant.engine.loading import check_files, open_checked
-from assistant.engine.model_dir import Selection, check_dir
-from assistant.engine.ple_setup import ensure_ple_store
-from assistant.engine.prefixcache import PrefixCache, shared_length
-from assistant.engine.prompt import PromptBuilder, load_tokenizer
-from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
-from assistant.engine.sessions import Graph
-from assistant.engine.spec import (
+from assistant.engine.audio.audiostream import StagedEncoder
+from assistant.engine.audio.audioturn import AudioTurn
+from assistant.engine.audio.features import SAMPLE_RATE, FeatureExtractor, audio_token_count, fit_frames
+from assistant.engine.audio.liveturn import is_live, settle, stream_live
+from assistant.engine.decoding.decode import Decoder, KvCache, Prefill, decode_tokens
+from assistant.engine.decoding.events import EventRouter, Markers
+from assistant.engine.decoding.prefixcache import PrefixCache, shared_length
+from assistant.engine.decoding.prompt import PromptBuilder, load_tokenizer
+from assistant.engine.decoding.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
+from assistant.engine.decoding.timings import Timings, now
+from assistant.engine.grammar.constraint import Counts, ToolCallConstraint
+from assistant.engine.grammar.jumpforward import Scoring, decode_constrained
+from assistant.engine.graphs.model_dir import Selection, check_dir
+from assistant.engine.graphs.ple_setup import ensure_ple_store
+from assistant.engine.graphs.sessions import Graph
+from assistant.engine.graphs.spec import (
     GenerationSpec,
     ModelSpec,
     ProcessorSpec,
@@ -45,7 +45,7 @@ from assistant.engine.spec import (
     load_model_spec,
     load_processor_spec,
 )
-from assistant.engine.timings import Timings, now
+from assistant.engine.loading import check_files, open_checked
 from assistant.errors import AssistantError
 from assistant.protocols import Event, Message, ToolCall
 

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.engine.audiostream import IncrementalEncoder
-from assistant.engine.decode import Array, KvCache, Prefill
-from assistant.engine.features import SAMPLE_RATE, audio_token_count, to_float
-from assistant.engine.timings import Timings, now
+from assistant.engine.audio.audiostream import IncrementalEncoder
+from assistant.engine.audio.features import SAMPLE_RATE, audio_token_count, to_float
+from assistant.engine.decoding.decode import Array, KvCache, Prefill
+from assistant.engine.decoding.timings import Timings, now
 from assistant.protocols import Message
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """A user turn whose audio is still arriving (``Message.live``): encoded and prefilled as it comes.
 
 The service hands the engine a :class:`~assistant.protocols.LiveAudio` at the start of speech;
-``stream_live`` feeds its blocks to an :class:`~assistant.engine.audioturn.AudioTurn` while the user
+``stream_live`` feeds its blocks to an :class:`~assistant.engine.audio.audioturn.AudioTurn` while the user
 speaks and returns the turn's ``Generation`` once the audio is closed, so only the end of the clip
 is left to encode and prefill after the end of speech. Besides the turn's own ``every_s`` steps, it
 encodes and prefills whenever it has caught up with the speaker and ``IDLE_STEP_S`` of audio waits:
@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from assistant.engine.constraint import Counts
-from assistant.engine.events import EventRouter
-from assistant.engine.timings import Timings
+from assistant.engine.decoding.events import EventRouter
+from assistant.engine.decoding.timings import Timings
+from assistant.engine.grammar.constraint import Counts
 from assistant.protocols import Message
 
 if TYPE_CHECKING:

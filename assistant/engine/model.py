@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,9 @@ from assistant.engine.decoding.prefixcache import PrefixCache, shared_length
 from assistant.engine.decoding.prompt import PromptBuilder, load_tokenizer
 from assistant.engine.decoding.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
 from assistant.engine.decoding.timings import Timings, now
-from assistant.engine.grammar.constraint import Counts, ToolCallConstraint
-from assistant.engine.grammar.jumpforward import Scoring, decode_constrained
+from assistant.engine.generation import Generation, GenerationOptions
+from assistant.engine.grammar.constraint import Counts
+from assistant.engine.grammar.jumpforward import decode_constrained
 from assistant.engine.graphs.model_dir import Selection, check_dir
 from assistant.engine.graphs.ple_setup import ensure_ple_store
 from assistant.engine.graphs.sessions import Graph
@@ -47,55 +48,9 @@ from assistant.engine.graphs.spec import (
 )
 from assistant.engine.loading import check_files, open_checked
 from assistant.errors import AssistantError
-from assistant.protocols import Event, Message, ToolCall
+from assistant.protocols import Event, Message
 
 log = logging.getLogger("assistant.engine")
-
-
-@dataclass(frozen=True)
-class GenerationOptions:
-    """Per-call decoding settings (defaults from ``ModelConfig``)."""
-
-    max_new_tokens: int = 256
-    sampling: SamplingParams = SamplingParams()  # noqa: RUF009 - frozen, so sharing it is safe
-    thinking: bool = False
-    processors: tuple[LogitsProcessor, ...] = ()  # extra logits processors (constraints), after suppression
-    constraint: ToolCallConstraint | None = None  # tool calls follow this grammar (jump-forward decoding)
-    scoring: Scoring | None = None  # with a constraint: score closed choices in one batched pass
-
-
-class Generation:
-    """One model step in progress: iterate for events; afterwards read what was produced.
-
-    ``counts``: free, forced and scored tokens and decoder passes (filled under a constraint only).
-    """
-
-    def __init__(self, events: Iterator[Event], timings: Timings, router: EventRouter, token_ids: list[int],
-                 counts: Counts | None = None) -> None:
-        self._events = events
-        self.timings = timings
-        self._router = router
-        self.token_ids = token_ids
-        self.counts = counts if counts is not None else Counts()
-        self.live_rows = 0  # audio rows prefilled while the user was still speaking (a live turn)
-
-    def __iter__(self) -> Iterator[Event]:
-        return self._events
-
-    def __next__(self) -> Event:
-        return next(self._events)
-
-    @property
-    def text(self) -> str:
-        return self._router.text
-
-    @property
-    def thinking(self) -> str:
-        return self._router.thinking
-
-    @property
-    def tool_calls(self) -> list[ToolCall]:
-        return list(self._router.tool_calls)
 
 
 def default_cache_dir(model_dir: Path) -> Path:

@@ -16,15 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from assistant.engine.audio.turnmodel import TurnModel
 from assistant.engine.decoding.events import EventRouter
 from assistant.engine.decoding.timings import Timings
+from assistant.engine.generation import Generation, GenerationOptions
 from assistant.engine.grammar.constraint import Counts
 from assistant.protocols import Message
-
-if TYPE_CHECKING:
-    from assistant.engine.model import GemmaModel, Generation, GenerationOptions
 
 log = logging.getLogger("assistant.engine")
 
@@ -43,7 +42,7 @@ def settle(messages: Sequence[Message]) -> list[Message]:
     return [m if m.live is None else replace(m, audio=m.live.samples(), live=None) for m in messages]
 
 
-def stream_live(model: GemmaModel, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
+def stream_live(model: TurnModel, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
                 options: GenerationOptions) -> Generation:
     """Feed the last message's live audio to an audio turn as it arrives; its generation once closed."""
     *before, last = messages
@@ -65,8 +64,6 @@ def stream_live(model: GemmaModel, messages: Sequence[Message], tools: Sequence[
     return generation
 
 
-def empty_generation(model: GemmaModel) -> Generation:
+def empty_generation(model: TurnModel) -> Generation:
     """A generation with no events (the turn was dropped before its audio ended)."""
-    from assistant.engine.model import Generation
-
     return Generation(iter(()), Timings(), EventRouter(model.tokenizer.backend_tokenizer, model.markers), [], Counts())

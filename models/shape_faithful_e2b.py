@@ -16,7 +16,7 @@ Gemma vocabulary with Gemma 4's special tokens of ``models/gemma_vocab.py`` at t
 - ``onnx/embed_tokens_q4.onnx``: int4 ``GatherBlockQuantized`` tables (262144 x 1536, 262144 x 8960);
 - ``onnx/audio_encoder_q4.onnx``: the 12-layer, 1024-wide conformer (``--audio-layers 0`` skips it);
 - ``ple_store_int8.bin`` (``--ple-store 8``): the memory-mapped per-layer embedding store
-  (``assistant.engine.ple_store``) made from the embed graph.
+  (``assistant.engine.graphs.ple_store``) made from the embed graph.
 
 How it stays within a few GB: the decoder is traced with torch at the real dimensions with one shared
 float32 weight per (layer kind, linear) (constant folding off, so sharing survives the export), then
@@ -242,7 +242,7 @@ def build_ple_store(model_dir: Path, bits: int, say: Say) -> Path:
     """The memory-mapped per-layer embedding store, from the embed graph over every token id."""
     import onnxruntime as ort
 
-    from assistant.engine.ple_store import build_store, session_lookup
+    from assistant.engine.graphs.ple_store import build_store, session_lookup
 
     graph = model_dir / "onnx" / "embed_tokens_q4.onnx"
     session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])

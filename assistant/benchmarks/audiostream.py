@@ -20,13 +20,13 @@ from assistant.benchmarks.engine_probes import speech
 from assistant.benchmarks.report import Report
 from assistant.config import load_config
 from assistant.config.paths import graph_cache_dir, model_dir
-from assistant.engine.audiostream import IncrementalEncoder, StagedEncoder
-from assistant.engine.features import FeatureExtractor, audio_token_count, fit_frames
-from assistant.engine.model_dir import graph_file
-from assistant.engine.optimized import optimised_path
-from assistant.engine.sessions import Graph, open_graph
-from assistant.engine.spec import load_processor_spec
-from assistant.engine.timings import now
+from assistant.engine.audio.audiostream import IncrementalEncoder, StagedEncoder
+from assistant.engine.audio.features import FeatureExtractor, audio_token_count, fit_frames
+from assistant.engine.decoding.timings import now
+from assistant.engine.graphs.model_dir import graph_file
+from assistant.engine.graphs.optimized import optimised_path
+from assistant.engine.graphs.sessions import Graph, open_graph
+from assistant.engine.graphs.spec import load_processor_spec
 from assistant.errors import AssistantError
 
 LENGTHS = (1.0, 3.0, 10.0, 12.01)

@@ -1,7 +1,7 @@
 """``assistant bench decode-loop``: the decode loop's own overhead, and threads/spinning under a busy core.
 
 For each thread count (and spinning on/off) the model is loaded, a prompt prefilled, and the same
-greedy steps run three ways (see :mod:`assistant.engine.loopcost`); ``--busy`` repeats the plain
+greedy steps run three ways (see :mod:`assistant.engine.decoding.loopcost`); ``--busy`` repeats the plain
 loop while a competing process keeps one core busy, to show how much of quiet decode survives.
 """
 
@@ -44,7 +44,7 @@ def _spin_forever() -> None:  # pragma: no cover - runs in the competing process
 
 def _measure(root: Path, graphs: Path, precision: str, threads: int, spin: bool, steps: int, busy: bool) -> dict[str, float]:
     from assistant.config.schema import ModelConfig
-    from assistant.engine.loopcost import LOOPS, run_plain
+    from assistant.engine.decoding.loopcost import LOOPS, run_plain
     from assistant.engine.model import GemmaModel
 
     cfg = ModelConfig(decoder_precision=precision, embed_precision=precision, threads=threads, spin=spin,

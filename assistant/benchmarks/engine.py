@@ -25,14 +25,14 @@ from assistant.benchmarks.bandwidth import best_read_bandwidth
 from assistant.benchmarks.report import Report
 from assistant.config import graph_cache_dir, load_config, model_dir
 from assistant.config.schema import ModelConfig
-from assistant.engine.decode import Decoder
+from assistant.engine.decoding.decode import Decoder
+from assistant.engine.graphs.model_dir import Selection, check_dir, graph_file
+from assistant.engine.graphs.optimize import OptimizeOptions, optimize_graph
+from assistant.engine.graphs.optimized import pass_options
+from assistant.engine.graphs.ple_setup import ensure_ple_store, store_path
+from assistant.engine.graphs.ple_store import mapping_rss_bytes
+from assistant.engine.graphs.sessions import open_graph
 from assistant.engine.model import GemmaModel
-from assistant.engine.model_dir import Selection, check_dir, graph_file
-from assistant.engine.optimize import OptimizeOptions, optimize_graph
-from assistant.engine.optimized import pass_options
-from assistant.engine.ple_setup import ensure_ple_store, store_path
-from assistant.engine.ple_store import mapping_rss_bytes
-from assistant.engine.sessions import open_graph
 from assistant.errors import AssistantError
 
 MB = 1e6

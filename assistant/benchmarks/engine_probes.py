@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
-from assistant.engine.loopcost import LOOPS
+from assistant.engine.decoding.decode import Decoder, KvCache, Prefill, decode_tokens
+from assistant.engine.decoding.loopcost import LOOPS
+from assistant.engine.decoding.prompt import template_messages
+from assistant.engine.decoding.timings import Timings, now
+from assistant.engine.graphs.onnxfile import read_onnx_info
 from assistant.engine.model import GemmaModel
-from assistant.engine.onnxfile import read_onnx_info
-from assistant.engine.prompt import template_messages
-from assistant.engine.timings import Timings, now
 from assistant.protocols import Message, ToolCall
 
 COMMAND = "turn on the kitchen light"

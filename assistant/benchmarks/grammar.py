@@ -15,7 +15,7 @@ from typing import Any
 
 from assistant.benchmarks.report import Report
 from assistant.config.schema import PRECISIONS
-from assistant.engine.constraint import Counts
+from assistant.engine.grammar.constraint import Counts
 
 FREE_TOKEN_TARGET = 8
 Q_ON_OFF = {"type": "string", "enum": ["on", "off"]}
@@ -70,8 +70,8 @@ def command_costs(tokenizer: Any, schema: dict[str, dict[str, Any]] | None = Non
                   commands: list[tuple[str, str, dict[str, Any]]] | None = None, policy: Any = None) -> list[Counts]:
     """Per command: free/forced/scored tokens and decoder passes of its call under the grammar of ``schema``."""
     from assistant.engine.constrained import grammar_for
-    from assistant.engine.grammar import call_text
-    from assistant.engine.scoring import plan
+    from assistant.engine.grammar.grammar import call_text
+    from assistant.engine.grammar.scoring import plan
 
     grammar = grammar_for(schema or SAMPLE_HOME, tokenizer)
     return [plan(grammar, grammar.encode(call_text(name, args)), policy) for _, name, args in commands or TYPICAL_COMMANDS]
@@ -88,7 +88,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: Any) -> int:
     from assistant.config import load_config, model_dir
-    from assistant.engine.prompt import load_tokenizer
+    from assistant.engine.decoding.prompt import load_tokenizer
 
     config = load_config(getattr(args, "config", None))
     root = Path(args.model).expanduser() if args.model else model_dir(config)
@@ -110,8 +110,8 @@ def run(args: Any) -> int:
 
 def _measure(report: Report, root: Path, config: Any, precision: str | None) -> None:
     from assistant.config import graph_cache_dir
+    from assistant.engine.grammar.scoring import measure_policy
     from assistant.engine.model import GemmaModel
-    from assistant.engine.scoring import measure_policy
 
     cfg = config.model
     if precision:

@@ -45,9 +45,9 @@ def describe(stage: str, min_mb: float = 4.0) -> str:
 def main(argv: list[str] | None = None) -> int:
     from assistant.benchmarks import engine_probes as probes
     from assistant.config.schema import ModelConfig
-    from assistant.engine.decode import decode_tokens
+    from assistant.engine.decoding.decode import decode_tokens
+    from assistant.engine.decoding.timings import Timings
     from assistant.engine.model import GemmaModel
-    from assistant.engine.timings import Timings
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model")

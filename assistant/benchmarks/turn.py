@@ -97,8 +97,8 @@ def load(config: Any, root: Path, threads: int) -> Any:
     import dataclasses
 
     from assistant.config import graph_cache_dir
+    from assistant.engine.graphs.model_dir import check_dir
     from assistant.engine.model import GemmaModel
-    from assistant.engine.model_dir import check_dir
     from assistant.service.wiring import resolved_model_config
 
     check_dir(root)
@@ -117,9 +117,9 @@ def clips(commands: tuple[tuple[str, str], ...]) -> list[tuple[str, str, Any]]:
 
 def configure(engine: Any, variant: str, seed: int | None) -> None:
     """Set ``variant`` on the service's grammar engine, and sampling with ``seed`` (None: the config's decoding)."""
-    from assistant.engine import liveturn
-    from assistant.engine.jumpforward import Scoring
-    from assistant.engine.sampling import SamplingParams
+    from assistant.engine.audio import liveturn
+    from assistant.engine.decoding.sampling import SamplingParams
+    from assistant.engine.grammar.jumpforward import Scoring
 
     engine.scoring = None
     liveturn.BATCH_REST = True
@@ -139,7 +139,7 @@ _POLICIES: dict[int, Any] = {}
 
 def measured_policy(model: Any) -> Any:
     """``scoring.measure_policy`` on ``model`` (a one-token pass against a 64-token batch), once per model."""
-    from assistant.engine.scoring import measure_policy
+    from assistant.engine.grammar.scoring import measure_policy
 
     if id(model) not in _POLICIES:
         ids = model.tokenizer("turn on the kitchen light", add_special_tokens=False)["input_ids"]

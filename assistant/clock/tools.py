@@ -32,7 +32,7 @@ def _int(lo: int, hi: int, step: int = 1) -> dict[str, Any]:
 
 
 def clock_schema(names: list[str]) -> dict[str, dict[str, Any]]:
-    """The tools in the grammar's schema shape (``assistant.engine.grammar``)."""
+    """The tools in the grammar's schema shape (``assistant.engine.grammar.grammar``)."""
     name = {"type": "string", "enum": names}
     tools: dict[str, tuple[str, dict[str, Any], list[str], int]] = {
         "set_timer": ("Start a timer.", {"minutes": _int(0, 300), "seconds": _int(0, 55, 5), "name": name}, [], 1),

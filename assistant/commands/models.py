@@ -10,7 +10,7 @@ from typing import Any
 from assistant.config import load_config, model_dir, state_dir
 from assistant.config.schema import PRECISIONS
 from assistant.config.validate import directory_problem
-from assistant.engine.hub import REPOS, default_dir_name
+from assistant.engine.graphs.hub import REPOS, default_dir_name
 from assistant.errors import AssistantError
 
 
@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from assistant.engine.hub import pull
+    from assistant.engine.graphs.hub import pull
 
     config = load_config(args.config)
     configured = model_dir(config)

@@ -1,4 +1,4 @@
-"""Gemma 4 E2B on ONNX Runtime: model directory, prompts, decoding, tool-call parsing.
+"""Gemma 4 E2B on ONNX Runtime, by concern: graphs, decoding, grammar, audio; the model on top (docs/ARCHITECTURE.md).
 
 The public entry point is :class:`assistant.engine.model.GemmaModel`; it is imported lazily
 so that ``import assistant.engine`` stays cheap (and never imports torch).

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from assistant.engine.constraint import ToolCallConstraint
-from assistant.engine.decode import KvCache
-from assistant.engine.grammar import GrammarError, compile_schema
-from assistant.engine.jumpforward import Scoring
+from assistant.engine.decoding.decode import KvCache
+from assistant.engine.grammar.constraint import ToolCallConstraint
+from assistant.engine.grammar.grammar import GrammarError, compile_schema
+from assistant.engine.grammar.jumpforward import Scoring
+from assistant.engine.grammar.tokengrammar import TokenGrammar
 from assistant.engine.model import GemmaModel, Generation, GenerationOptions
-from assistant.engine.tokengrammar import TokenGrammar
 from assistant.protocols import Event, Message
 
 log = logging.getLogger("assistant.engine")

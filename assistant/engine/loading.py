@@ -7,14 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant.config.schema import ModelConfig
-from assistant.engine import contract
-from assistant.engine.audiostream import StagedEncoder, open_staged
-from assistant.engine.model_dir import check_graph_files, graph_file
-from assistant.engine.onnxfile import OnnxInfo
-from assistant.engine.optimized import optimised_path
-from assistant.engine.residency import ReleasingPages, external_data_files, release_clean_pages
-from assistant.engine.sessions import Graph, open_graph
-from assistant.engine.spec import ModelSpec
+from assistant.engine.audio.audiostream import StagedEncoder, open_staged
+from assistant.engine.graphs import contract
+from assistant.engine.graphs.model_dir import check_graph_files, graph_file
+from assistant.engine.graphs.onnxfile import OnnxInfo
+from assistant.engine.graphs.optimized import optimised_path
+from assistant.engine.graphs.residency import ReleasingPages, external_data_files, release_clean_pages
+from assistant.engine.graphs.sessions import Graph, open_graph
+from assistant.engine.graphs.spec import ModelSpec
 
 log = logging.getLogger("assistant.engine")
 

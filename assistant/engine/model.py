@@ -15,29 +15,30 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from assistant.config.schema import ModelConfig
-from assistant.engine.audiostream import StagedEncoder
-from assistant.engine.audioturn import AudioTurn
-from assistant.engine.constraint import Counts, ToolCallConstraint
-from assistant.engine.decode import Decoder, KvCache, Prefill, decode_tokens
-from assistant.engine.events import EventRouter, Markers
-from assistant.engine.features import SAMPLE_RATE, FeatureExtractor, audio_token_count, fit_frames
-from assistant.engine.jumpforward import Scoring, decode_constrained
-from assistant.engine.liveturn import is_live, settle, stream_live
-from assistant.engine.loading import check_files, open_checked
-from assistant.engine.model_dir import Selection, check_dir
-from assistant.engine.ple_setup import ensure_ple_store
-from assistant.engine.prefixcache import PrefixCache, shared_length
-from assistant.engine.prompt import PromptBuilder, load_tokenizer
-from assistant.engine.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
-from assistant.engine.sessions import Graph
-from assistant.engine.spec import (
+from assistant.engine.audio.audiostream import StagedEncoder
+from assistant.engine.audio.audioturn import AudioTurn
+from assistant.engine.audio.features import SAMPLE_RATE, FeatureExtractor, audio_token_count, fit_frames
+from assistant.engine.audio.liveturn import is_live, settle, stream_live
+from assistant.engine.decoding.decode import Decoder, KvCache, Prefill, decode_tokens
+from assistant.engine.decoding.events import EventRouter, Markers
+from assistant.engine.decoding.prefixcache import PrefixCache, shared_length
+from assistant.engine.decoding.prompt import PromptBuilder, load_tokenizer
+from assistant.engine.decoding.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
+from assistant.engine.decoding.timings import Timings, now
+from assistant.engine.generation import Generation, GenerationOptions
+from assistant.engine.grammar.constraint import Counts
+from assistant.engine.grammar.jumpforward import decode_constrained
+from assistant.engine.graphs.model_dir import Selection, check_dir
+from assistant.engine.graphs.ple_setup import ensure_ple_store
+from assistant.engine.graphs.sessions import Graph
+from assistant.engine.graphs.spec import (
     GenerationSpec,
     ModelSpec,
     ProcessorSpec,
@@ -45,57 +46,11 @@ from assistant.engine.spec import (
     load_model_spec,
     load_processor_spec,
 )
-from assistant.engine.timings import Timings, now
+from assistant.engine.loading import check_files, open_checked
 from assistant.errors import AssistantError
-from assistant.protocols import Event, Message, ToolCall
+from assistant.protocols import Event, Message
 
 log = logging.getLogger("assistant.engine")
-
-
-@dataclass(frozen=True)
-class GenerationOptions:
-    """Per-call decoding settings (defaults from ``ModelConfig``)."""
-
-    max_new_tokens: int = 256
-    sampling: SamplingParams = SamplingParams()  # noqa: RUF009 - frozen, so sharing it is safe
-    thinking: bool = False
-    processors: tuple[LogitsProcessor, ...] = ()  # extra logits processors (constraints), after suppression
-    constraint: ToolCallConstraint | None = None  # tool calls follow this grammar (jump-forward decoding)
-    scoring: Scoring | None = None  # with a constraint: score closed choices in one batched pass
-
-
-class Generation:
-    """One model step in progress: iterate for events; afterwards read what was produced.
-
-    ``counts``: free, forced and scored tokens and decoder passes (filled under a constraint only).
-    """
-
-    def __init__(self, events: Iterator[Event], timings: Timings, router: EventRouter, token_ids: list[int],
-                 counts: Counts | None = None) -> None:
-        self._events = events
-        self.timings = timings
-        self._router = router
-        self.token_ids = token_ids
-        self.counts = counts if counts is not None else Counts()
-        self.live_rows = 0  # audio rows prefilled while the user was still speaking (a live turn)
-
-    def __iter__(self) -> Iterator[Event]:
-        return self._events
-
-    def __next__(self) -> Event:
-        return next(self._events)
-
-    @property
-    def text(self) -> str:
-        return self._router.text
-
-    @property
-    def thinking(self) -> str:
-        return self._router.thinking
-
-    @property
-    def tool_calls(self) -> list[ToolCall]:
-        return list(self._router.tool_calls)
 
 
 def default_cache_dir(model_dir: Path) -> Path:

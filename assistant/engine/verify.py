@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.engine.contract import check_graph
-from assistant.engine.manifest import read_manifest, sha256_file
-from assistant.engine.model_dir import (
+from assistant.engine.decoding.prompt import PromptBuilder, load_tokenizer
+from assistant.engine.graphs.contract import check_graph
+from assistant.engine.graphs.manifest import read_manifest, sha256_file
+from assistant.engine.graphs.model_dir import (
     GRAPHS,
     ModelDirError,
     check_dir,
@@ -22,8 +23,7 @@ from assistant.engine.model_dir import (
     iter_model_files,
     shard_files,
 )
-from assistant.engine.prompt import PromptBuilder, load_tokenizer
-from assistant.engine.spec import load_generation_spec, load_model_spec, load_processor_spec
+from assistant.engine.graphs.spec import load_generation_spec, load_model_spec, load_processor_spec
 from assistant.errors import AssistantError
 
 

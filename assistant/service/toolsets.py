@@ -1,6 +1,6 @@
 """The service's own tools (volume, ...) beside the smart home's, behind the one ``Bus`` the loop uses.
 
-A ``ToolSet`` gives a schema in the grammar's shape (``assistant.engine.grammar``: closed sets,
+A ``ToolSet`` gives a schema in the grammar's shape (``assistant.engine.grammar.grammar``: closed sets,
 short descriptions) and executes its calls, answering in words. ``ToolsBus`` adds the sets to the
 home bus: ``tools`` (the declarations the model sees), ``tool_schema`` (what the grammar compiles)
 and ``execute`` (routed by tool name) all include them, so the turn, the grammar and

@@ -225,7 +225,7 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
     from assistant.audio import factory
     from assistant.audio.endpoint import Endpointer as AudioEndpointer
     from assistant.clock.service import make_ringer, with_clock
-    from assistant.engine.model_dir import check_dir
+    from assistant.engine.graphs.model_dir import check_dir
     from assistant.service.everyday import Everyday, with_reply_language
     from assistant.tiers import build_router
 

@@ -13,10 +13,10 @@ from assistant.clock.store import ClockStore
 from assistant.clock.tools import REFUSED, TOOL_NAMES, ClockBus, ClockTools, clock_schema
 from assistant.config.schema import ModelConfig
 from assistant.engine.constrained import GrammarEngine
-from assistant.engine.grammar import call_text, compile_schema
+from assistant.engine.decoding.sampling import SamplingParams
+from assistant.engine.decoding.toolcalls import parse_call
+from assistant.engine.grammar.grammar import call_text, compile_schema
 from assistant.engine.model import GemmaModel, GenerationOptions
-from assistant.engine.sampling import SamplingParams
-from assistant.engine.toolcalls import parse_call
 from assistant.home import Home, open_home
 from assistant.protocols import Message, ToolCall
 from assistant.service.wiring import NoDevicesBus, with_stop_tool

@@ -17,8 +17,8 @@ import pytest
 from onnx import TensorProto
 
 from assistant.cli import main
-from assistant.engine.manifest import sha256_file, write_manifest
-from assistant.engine.model_dir import iter_model_files
+from assistant.engine.graphs.manifest import sha256_file, write_manifest
+from assistant.engine.graphs.model_dir import iter_model_files
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.engine.detok import REPLACEMENT, IncrementalDetokenizer
-from assistant.engine.prompt import load_tokenizer
+from assistant.engine.decoding.detok import REPLACEMENT, IncrementalDetokenizer
+from assistant.engine.decoding.prompt import load_tokenizer
 
 
 @pytest.fixture(scope="module")

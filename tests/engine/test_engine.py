@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from assistant.config.schema import ModelConfig
-from assistant.engine.decode import decode_tokens
+from assistant.engine.decoding.decode import decode_tokens
+from assistant.engine.decoding.sampling import Sampler, SamplingParams
+from assistant.engine.decoding.timings import Timings
 from assistant.engine.model import GemmaModel
-from assistant.engine.sampling import Sampler, SamplingParams
-from assistant.engine.timings import Timings
 from assistant.errors import AssistantError
 from assistant.protocols import Engine, Message, TextDelta, ToolCall
 
@@ -270,7 +270,7 @@ def test_decoder_without_num_logits_to_keep(tiny_text_dir, tmp_path, text_model:
 
 def test_padded_features_give_the_same_audio_rows(audio_model: GemmaModel) -> None:
     """What ``fit_frames`` does for a fixed-length encoder: padding with mask False changes no valid row."""
-    from assistant.engine.features import fit_frames, mask_token_count
+    from assistant.engine.audio.features import fit_frames, mask_token_count
 
     assert audio_model.audio is not None and audio_model.features is not None
     feats = audio_model.features((np.sin(np.arange(20000) * 0.03) * 7000).astype(np.int16))

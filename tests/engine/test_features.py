@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from transformers import Gemma4AudioFeatureExtractor
 
-from assistant.engine.features import FeatureExtractor, audio_token_count, fit_frames, mask_token_count, to_float
+from assistant.engine.audio.features import FeatureExtractor, audio_token_count, fit_frames, mask_token_count, to_float
 from assistant.errors import AssistantError
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.engine.hub import wanted_files
-from assistant.engine.model_dir import iter_model_files
+from assistant.engine.graphs.hub import wanted_files
+from assistant.engine.graphs.model_dir import iter_model_files
 from assistant.errors import AssistantError
 from tests.conftest import run_cli
 
@@ -224,7 +224,7 @@ def test_list_with_nothing_installed(tmp_path: Path, clean_home) -> None:
 
 
 def test_every_engine_model_a_hardware_profile_names_can_be_pulled() -> None:
-    from assistant.engine.hub import REPOS
+    from assistant.engine.graphs.hub import REPOS
     from assistant.hardware.profiles import load_profiles
 
     named = {p.engine_model for p in load_profiles()}

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 IMPORTS = """
 import sys
-import assistant.engine, assistant.engine.model, assistant.engine.hub, assistant.engine.verify
+import assistant.engine, assistant.engine.model, assistant.engine.graphs.hub, assistant.engine.verify
 import assistant.audio.wavfile, assistant.commands.models, assistant.commands.ask
 from assistant.engine import GemmaModel
 assert 'torch' not in sys.modules, 'torch was imported'

@@ -10,8 +10,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data, write_external_data_tensors
 
-from assistant.engine.model_dir import ModelDirError, check_graph_files
-from assistant.engine.onnxfile import OnnxFormatError, read_onnx_info
+from assistant.engine.graphs.model_dir import ModelDirError, check_graph_files
+from assistant.engine.graphs.onnxfile import OnnxFormatError, read_onnx_info
 
 
 def _external_model(folder: Path, name: str = "embed_tokens.onnx") -> Path:

@@ -16,11 +16,11 @@ import pytest
 import torch
 
 from assistant.config.schema import ModelConfig
-from assistant.engine.decode import decode_tokens
-from assistant.engine.features import audio_token_count
+from assistant.engine.audio.features import audio_token_count
+from assistant.engine.decoding.decode import decode_tokens
+from assistant.engine.decoding.sampling import Sampler, SamplingParams
+from assistant.engine.decoding.timings import Timings
 from assistant.engine.model import GemmaModel
-from assistant.engine.sampling import Sampler, SamplingParams
-from assistant.engine.timings import Timings
 from assistant.protocols import Message
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from assistant.engine.sampling import Sampler, SamplingParams, suppress
+from assistant.engine.decoding.sampling import Sampler, SamplingParams, suppress
 
 
 def _logits(values: list[float]) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.engine.spec import _head_dims
+from assistant.engine.graphs.spec import _head_dims
 
 TYPES = tuple(["sliding_attention"] * 4 + ["full_attention"]) * 7  # 35 layers, like E2B
 

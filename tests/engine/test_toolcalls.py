@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.engine.toolcalls import extract_calls, parse_call
+from assistant.engine.decoding.toolcalls import extract_calls, parse_call
 
 Q = '<|"|>'
 

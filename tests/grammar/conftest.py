@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from assistant.engine.grammar import Grammar, compile_schema
-from assistant.engine.prompt import load_tokenizer
-from assistant.engine.tokengrammar import TokenGrammar
+from assistant.engine.decoding.prompt import load_tokenizer
+from assistant.engine.grammar.grammar import Grammar, compile_schema
+from assistant.engine.grammar.tokengrammar import TokenGrammar
 from assistant.home import tools
 from tests.home import fixtures
 

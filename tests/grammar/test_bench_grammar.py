@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.benchmarks.grammar import SAMPLE_HOME, TYPICAL_COMMANDS, command_costs
-from assistant.engine.grammar import call_text, compile_schema
+from assistant.engine.grammar.grammar import call_text, compile_schema
 from tests.conftest import run_cli
 
 

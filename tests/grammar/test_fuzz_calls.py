@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.engine.toolcalls import extract_calls, parse_call
+from assistant.engine.decoding.toolcalls import extract_calls, parse_call
 from assistant.home import Home, open_home
 from assistant.home.tools import TOOLS, eligible
 from assistant.home.validate import MAX_PAYLOAD, Action, Refusal, validate

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from assistant.engine.grammar import (
+from assistant.engine.decoding.toolcalls import parse_call
+from assistant.engine.grammar.grammar import (
     QUOTE_TOKEN,
     Grammar,
     GrammarError,
@@ -15,7 +16,6 @@ from assistant.engine.grammar import (
     compile_schema,
     from_symbols,
 )
-from assistant.engine.toolcalls import parse_call
 from assistant.home.model import Device
 from assistant.home.validate import Action, Refusal, validate
 

@@ -16,9 +16,9 @@ import pytest
 
 from assistant.config.schema import ModelConfig
 from assistant.engine.constrained import GrammarEngine
-from assistant.engine.grammar import call_text
+from assistant.engine.decoding.sampling import SamplingParams
+from assistant.engine.grammar.grammar import call_text
 from assistant.engine.model import GemmaModel
-from assistant.engine.sampling import SamplingParams
 from assistant.home import Home, open_home
 from assistant.protocols import Message, ToolCall
 from assistant.service.turn import turn_tools
@@ -101,7 +101,7 @@ def test_typical_commands_do_the_same_in_a_hostile_home(homes) -> None:
     for _utterance, name, args in TYPICAL:
         assert published(hostile, name, args) == published(clean, name, args), name
     clean_schema, hostile_schema = with_stop_tool(clean.tool_schema()), with_stop_tool(hostile.tool_schema())
-    from assistant.engine.grammar import compile_schema
+    from assistant.engine.grammar.grammar import compile_schema
 
     grammar = compile_schema(hostile_schema)
     for _utterance, name, args in TYPICAL:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from assistant.engine.constrained import stream_constrained
-from assistant.engine.constraint import ToolCallConstraint
-from assistant.engine.grammar import call_text
+from assistant.engine.decoding.sampling import SamplingParams
+from assistant.engine.decoding.timings import Timings
+from assistant.engine.grammar.constraint import ToolCallConstraint
+from assistant.engine.grammar.grammar import call_text
+from assistant.engine.grammar.tokengrammar import TokenGrammar
 from assistant.engine.model import GemmaModel
-from assistant.engine.sampling import SamplingParams
-from assistant.engine.timings import Timings
-from assistant.engine.tokengrammar import TokenGrammar
 from assistant.home import tools
 from assistant.home.model import Device
 from assistant.home.validate import Action, Refusal, validate

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from assistant.engine.grammar import call_text, compile_schema
-from assistant.engine.tokengrammar import TokenGrammar
+from assistant.engine.grammar.grammar import call_text, compile_schema
+from assistant.engine.grammar.tokengrammar import TokenGrammar
 
 
 def power_schema(*devices: str) -> dict:

@@ -15,11 +15,11 @@ import pytest
 
 from assistant.config.schema import ModelConfig
 from assistant.engine.constrained import stream_constrained
-from assistant.engine.constraint import ToolCallConstraint
-from assistant.engine.grammar import compile_schema
+from assistant.engine.decoding.sampling import SamplingParams
+from assistant.engine.grammar.constraint import ToolCallConstraint
+from assistant.engine.grammar.grammar import compile_schema
+from assistant.engine.grammar.tokengrammar import TokenGrammar
 from assistant.engine.model import GemmaModel
-from assistant.engine.sampling import SamplingParams
-from assistant.engine.tokengrammar import TokenGrammar
 from assistant.home import Home, open_home
 from assistant.home.validate import Action, validate
 from assistant.protocols import Message, ToolCall

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from assistant.engine.constrained import resilient_grammar, without_devices
-from assistant.engine.grammar import GrammarError, call_text
+from assistant.engine.grammar.grammar import GrammarError, call_text
 
 
 def schema() -> dict:

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from assistant.engine.constrained import stream_constrained
-from assistant.engine.constraint import ToolCallConstraint
-from assistant.engine.decode import Decoder, KvCache
-from assistant.engine.grammar import call_text
-from assistant.engine.jumpforward import Scoring
+from assistant.engine.decoding.decode import Decoder, KvCache
+from assistant.engine.grammar.constraint import ToolCallConstraint
+from assistant.engine.grammar.grammar import call_text
+from assistant.engine.grammar.jumpforward import Scoring
+from assistant.engine.grammar.scoring import Option, ScoringPolicy, measure_policy, options_at, plan, score_options
+from assistant.engine.grammar.tokengrammar import TokenGrammar, TokenState
 from assistant.engine.model import GemmaModel
-from assistant.engine.scoring import Option, ScoringPolicy, measure_policy, options_at, plan, score_options
-from assistant.engine.tokengrammar import TokenGrammar, TokenState
 from assistant.protocols import Message, ToolCall
 
 from .commands import TYPICAL

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, models
 
-from assistant.engine.constraint import ToolCallConstraint
-from assistant.engine.grammar import GrammarError, call_text, compile_schema, from_symbols
-from assistant.engine.tokengrammar import TokenGrammar
+from assistant.engine.grammar.constraint import ToolCallConstraint
+from assistant.engine.grammar.grammar import GrammarError, call_text, compile_schema, from_symbols
+from assistant.engine.grammar.tokengrammar import TokenGrammar
 
 from .commands import TYPICAL
 from .test_grammar import language

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from assistant.engine.constrained import stream_constrained
-from assistant.engine.constraint import ToolCallConstraint
-from assistant.engine.grammar import call_text, compile_schema, from_symbols
-from assistant.engine.tokengrammar import TokenGrammar
-from assistant.engine.toolcalls import parse_call
+from assistant.engine.decoding.toolcalls import parse_call
+from assistant.engine.grammar.constraint import ToolCallConstraint
+from assistant.engine.grammar.grammar import call_text, compile_schema, from_symbols
+from assistant.engine.grammar.tokengrammar import TokenGrammar
 from assistant.protocols import Message, ToolCall
 
 from .test_grammar import language, rendered_call
@@ -99,7 +99,7 @@ def test_the_tiny_model_forced_to_call_each_shape_writes_a_valid_call(shape: str
     grammar = TokenGrammar(compile_schema(schema), model.tokenizer)
     for seed in range(3):
         constraint = ToolCallConstraint.for_tokens(grammar, model.generation_spec.eos_token_ids, force=True)
-        from assistant.engine.sampling import SamplingParams
+        from assistant.engine.decoding.sampling import SamplingParams
 
         opts = model.options(sampling=SamplingParams(sample=True, seed=seed, temperature=1.5), max_new_tokens=60)
         events = list(stream_constrained(model, [Message(role="user", text="go")], declarations(schema), constraint, opts))

@@ -96,7 +96,7 @@ def test_confirm_stays_offered_while_a_question_is_open_even_in_a_large_home():
 
 
 def test_brightness_percent_and_change_are_exclusive_in_the_schema_and_its_grammar():
-    from assistant.engine.grammar import compile_schema
+    from assistant.engine.grammar.grammar import compile_schema
 
     schema = tools.tool_schema(registry_devices())
     assert schema["set_brightness"]["exclusive"] == [["percent", "change"]]

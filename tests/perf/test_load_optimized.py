@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from assistant.config.schema import ModelConfig
+from assistant.engine.decoding.timings import Timings
+from assistant.engine.graphs.optimize import read_report
 from assistant.engine.model import GemmaModel
-from assistant.engine.optimize import read_report
-from assistant.engine.timings import Timings
 from assistant.protocols import Message
 
 Q4 = ModelConfig(decoder_precision="q4", embed_precision="q4", audio_precision="q4", system_prompt="", threads=1,

@@ -10,8 +10,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from assistant.engine import optimize
-from assistant.engine.optimize import OptimizeOptions, optimize_graph, read_report
+from assistant.engine.graphs import optimize
+from assistant.engine.graphs.optimize import OptimizeOptions, optimize_graph, read_report
 from assistant.errors import AssistantError
 
 DECODER = "decoder_model_merged"
@@ -191,8 +191,8 @@ def test_bad_input_is_one_line_error(tmp_path) -> None:
 
 
 def test_optimised_audio_encoder_stays_close(perf_tiny_audio_q4, tmp_path) -> None:
-    from assistant.engine.features import FeatureExtractor
-    from assistant.engine.spec import load_processor_spec
+    from assistant.engine.audio.features import FeatureExtractor
+    from assistant.engine.graphs.spec import load_processor_spec
 
     src = perf_tiny_audio_q4 / "onnx" / "audio_encoder_q4.onnx"
     opt = optimize_graph(src, tmp_path, OptimizeOptions(head_bits=0, last_logits=False), lambda _m: None)

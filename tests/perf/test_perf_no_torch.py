@@ -12,8 +12,8 @@ CODE = """
 import sys
 import onnxruntime as ort
 import assistant.benchmarks.engine, assistant.benchmarks.engine_probes
-from assistant.engine.optimize import optimize_graph
-from assistant.engine.ple_setup import ensure_ple_store
+from assistant.engine.graphs.optimize import optimize_graph
+from assistant.engine.graphs.ple_setup import ensure_ple_store
 model_dir, cache = sys.argv[1], sys.argv[2]
 optimize_graph(model_dir + '/onnx/decoder_model_merged.onnx', cache, progress=lambda m: None)
 embed = model_dir + '/onnx/embed_tokens_q4.onnx'

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import onnxruntime as ort
 
-from assistant.engine.ple_setup import ensure_ple_store, store_path
+from assistant.engine.graphs.ple_setup import ensure_ple_store, store_path
 
 
 def _copy_model(src_dir, dst_dir):

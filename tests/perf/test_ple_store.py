@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from assistant.engine.ple_store import PleStore, build_store, dequantize, quantize_rows, session_lookup
+from assistant.engine.graphs.ple_store import PleStore, build_store, dequantize, quantize_rows, session_lookup
 from assistant.errors import AssistantError
 
 VOCAB, LAYERS, WIDTH = 4096, 6, 32

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant.config.schema import ModelConfig
+from assistant.engine.decoding.timings import Timings
+from assistant.engine.graphs.residency import ReleasingPages, external_data_files, file_mappings, release_clean_pages
 from assistant.engine.model import GemmaModel
-from assistant.engine.residency import ReleasingPages, external_data_files, file_mappings, release_clean_pages
-from assistant.engine.timings import Timings
 from assistant.protocols import Message
 
 PAGE = mmap.PAGESIZE

@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 from assistant.config.schema import ModelConfig
-from assistant.engine.ple_store import PleStore
+from assistant.engine.graphs.ple_store import PleStore
 from assistant.protocols import Message
 
 pytestmark = pytest.mark.slow
@@ -90,7 +90,7 @@ def test_reduced_build_ple_store_matches_the_graph(faithful_small) -> None:
 
 
 def test_full_size_config_json_gives_the_engine_the_real_head_dims(tmp_path) -> None:
-    from assistant.engine.spec import load_model_spec
+    from assistant.engine.graphs.spec import load_model_spec
     from models.shape_faithful_e2b import config_json, make_config
 
     data = config_json(make_config())

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from assistant.engine.grammar import call_text, compile_schema
+from assistant.engine.grammar.grammar import call_text, compile_schema
 from assistant.protocols import AudioChunk, ToolCall
 from assistant.service.toolsets import ToolsBus
 from assistant.service.turn import turn_tools

@@ -11,12 +11,12 @@ import pytest
 
 from assistant.benchmarks.audiostream import whole_rows
 from assistant.config.schema import ModelConfig
-from assistant.engine.audiosplit import SplitError, plan, split_encoder
-from assistant.engine.audiostream import IncrementalEncoder, StagedEncoder, StagedSession, stable_rows
-from assistant.engine.features import audio_token_count, to_float
+from assistant.engine.audio.audiosplit import SplitError, plan, split_encoder
+from assistant.engine.audio.audiostream import IncrementalEncoder, StagedEncoder, StagedSession, stable_rows
+from assistant.engine.audio.features import audio_token_count, to_float
+from assistant.engine.decoding.timings import Timings
+from assistant.engine.graphs.sessions import Graph, open_graph
 from assistant.engine.model import GemmaModel
-from assistant.engine.sessions import Graph, open_graph
-from assistant.engine.timings import Timings
 from assistant.protocols import Message
 from tests.speed.test_audio_turn import SYSTEM, speech
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.config.schema import ModelConfig
-from assistant.engine.features import audio_token_count, fit_frames
+from assistant.engine.audio.features import audio_token_count, fit_frames
 from assistant.engine.model import GemmaModel
 from assistant.protocols import Message
 

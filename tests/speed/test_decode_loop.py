@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.config.schema import ModelConfig
-from assistant.engine.loopcost import run_bare, run_iobinding, run_plain
+from assistant.engine.decoding.loopcost import run_bare, run_iobinding, run_plain
 from assistant.engine.model import GemmaModel
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from assistant.config.schema import ModelConfig
+from assistant.engine.decoding.timings import Timings
 from assistant.engine.model import GemmaModel
-from assistant.engine.timings import Timings
 from assistant.protocols import Message
 from tests.engine.test_engine import LIGHT_TOOL
 

@@ -7,12 +7,12 @@ from dataclasses import replace
 import pytest
 
 from assistant.engine.constrained import stream_constrained
-from assistant.engine.constraint import ToolCallConstraint
-from assistant.engine.jumpforward import Scoring
+from assistant.engine.decoding.sampling import SamplingParams
+from assistant.engine.grammar.constraint import ToolCallConstraint
+from assistant.engine.grammar.jumpforward import Scoring
+from assistant.engine.grammar.scoring import ScoringPolicy
+from assistant.engine.grammar.tokengrammar import TokenGrammar
 from assistant.engine.model import GemmaModel
-from assistant.engine.sampling import SamplingParams
-from assistant.engine.scoring import ScoringPolicy
-from assistant.engine.tokengrammar import TokenGrammar
 from assistant.protocols import Message, ToolCall
 from tests.grammar.test_jumpforward import check_valid
 

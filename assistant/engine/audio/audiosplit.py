@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.engine.cacheentry import building
+from assistant.engine.graphs.cacheentry import building
 
 log = logging.getLogger("assistant.engine")
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from assistant.engine.contract import kv_names
-from assistant.engine.sessions import Graph
-from assistant.engine.spec import ModelSpec
-from assistant.engine.timings import Timings, now
+from assistant.engine.decoding.timings import Timings, now
+from assistant.engine.graphs.contract import kv_names
+from assistant.engine.graphs.sessions import Graph
+from assistant.engine.graphs.spec import ModelSpec
 
 Array = npt.NDArray[np.generic]
 

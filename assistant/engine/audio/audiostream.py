@@ -27,11 +27,11 @@ from typing import Any, cast
 import numpy as np
 import onnxruntime as ort
 
-from assistant.engine.audiosplit import SplitError, StagePlan, split_encoder
-from assistant.engine.features import MAX_SAMPLES, FeatureExtractor, audio_token_count
-from assistant.engine.model_dir import ModelDirError
-from assistant.engine.onnxfile import TensorInfo
-from assistant.engine.sessions import Graph, open_graph
+from assistant.engine.audio.audiosplit import SplitError, StagePlan, split_encoder
+from assistant.engine.audio.features import MAX_SAMPLES, FeatureExtractor, audio_token_count
+from assistant.engine.graphs.model_dir import ModelDirError
+from assistant.engine.graphs.onnxfile import TensorInfo
+from assistant.engine.graphs.sessions import Graph, open_graph
 
 log = logging.getLogger("assistant.engine")
 

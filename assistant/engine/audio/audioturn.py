@@ -24,18 +24,17 @@ is always the batch result) and prefills the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from assistant.engine.audiostream import IncrementalEncoder
-from assistant.engine.decode import Array, KvCache, Prefill
-from assistant.engine.features import SAMPLE_RATE, audio_token_count, to_float
-from assistant.engine.timings import Timings, now
+from assistant.engine.audio.audiostream import IncrementalEncoder
+from assistant.engine.audio.features import SAMPLE_RATE, audio_token_count, to_float
+from assistant.engine.audio.turnmodel import TurnModel
+from assistant.engine.decoding.decode import Array, KvCache, Prefill
+from assistant.engine.decoding.timings import Timings, now
+from assistant.engine.generation import Generation, GenerationOptions
 from assistant.protocols import Message
-
-if TYPE_CHECKING:
-    from assistant.engine.model import GemmaModel, Generation, GenerationOptions
 
 HOLD = 2  # audio rows kept back from the prefill until the next encoding (only the last one can change)
 SAME_ROWS_ATOL = 1e-4
@@ -44,7 +43,7 @@ SAME_ROWS_ATOL = 1e-4
 class AudioTurn:
     """One spoken user turn, prefilled as it arrives. ``prefilled_rows``: audio rows already in the KV cache."""
 
-    def __init__(self, model: GemmaModel, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
+    def __init__(self, model: TurnModel, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
                  options: GenerationOptions | None = None, text: str = "", every_s: float = 1.0) -> None:
         self.model = model
         self.messages = list(messages)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.engine.model_dir import ModelDirError
+from assistant.engine.graphs.model_dir import ModelDirError
 from assistant.errors import AssistantError
 from assistant.protocols import Message
 

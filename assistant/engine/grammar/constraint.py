@@ -7,7 +7,7 @@
 
 After the call's ``<tool_call|>`` only the stop id (``<|tool_response>`` where it is one) is allowed:
 one action per turn. :meth:`processor` adapts it to the engine's logits-processor hook, for the plain
-one-token-per-step loop; :mod:`assistant.engine.jumpforward` feeds forced spans in one pass.
+one-token-per-step loop; :mod:`assistant.engine.grammar.jumpforward` feeds forced spans in one pass.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from assistant.engine.grammar import GrammarError, compile_schema
-from assistant.engine.tokengrammar import TokenGrammar, TokenState, single_token_id
+from assistant.engine.grammar.grammar import GrammarError, compile_schema
+from assistant.engine.grammar.tokengrammar import TokenGrammar, TokenState, single_token_id
 
 Logits = npt.NDArray[np.float32]
 CALL_START_TOKEN = "<|tool_call>"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.engine.model_dir import ModelDirError, read_json
+from assistant.engine.graphs.model_dir import ModelDirError, read_json
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant.config.schema import ModelConfig
-from assistant.engine.optimize import OptimizeOptions, optimize_graph
+from assistant.engine.graphs.optimize import OptimizeOptions, optimize_graph
 
 FULL_PRECISION = frozenset({"fp32", "fp16"})
 

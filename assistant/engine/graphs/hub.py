@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.engine.manifest import read_manifest, sha256_file, write_manifest
-from assistant.engine.model_dir import GRAPHS, OPTIONAL_FILES, REQUIRED_FILES, SUFFIX
+from assistant.engine.graphs.manifest import read_manifest, sha256_file, write_manifest
+from assistant.engine.graphs.model_dir import GRAPHS, OPTIONAL_FILES, REQUIRED_FILES, SUFFIX
 from assistant.errors import AssistantError
 
 # Every engine model a hardware profile can name (``hardware/*.toml``, ``[engine] model``); E4B is published in

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.engine.cacheentry import building
+from assistant.engine.graphs.cacheentry import building
 from assistant.errors import AssistantError
 
 log = logging.getLogger("assistant.engine")

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from assistant.engine.model_dir import ModelDirError
-from assistant.engine.onnxfile import TensorInfo
+from assistant.engine.graphs.model_dir import ModelDirError
+from assistant.engine.graphs.onnxfile import TensorInfo
 
 log = logging.getLogger("assistant.engine")
 

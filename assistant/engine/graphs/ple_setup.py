@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant.engine.ple_store import PleStore, build_store, session_lookup
+from assistant.engine.graphs.ple_store import PleStore, build_store, session_lookup
 
 log = logging.getLogger("assistant.engine")
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from assistant.engine.grammar import SYMBOLS, Grammar, GrammarError, Node
+from assistant.engine.grammar.grammar import SYMBOLS, Grammar, GrammarError, Node
 
 MAX_SEGMENTS = 50000  # strings enumerated from one state
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assistant.engine.model_dir import MANIFEST, ModelDirError
+from assistant.engine.graphs.model_dir import MANIFEST, ModelDirError
 
 CHUNK = 4 << 20
 

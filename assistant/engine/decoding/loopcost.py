@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnxruntime as ort
 
-from assistant.engine.decode import Array, Decoder, KvCache
-from assistant.engine.timings import now
+from assistant.engine.decoding.decode import Array, Decoder, KvCache
+from assistant.engine.decoding.timings import now
 
 
 @dataclass

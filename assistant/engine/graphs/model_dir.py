@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config.schema import PRECISIONS
-from assistant.engine.onnxfile import OnnxFormatError, OnnxInfo, read_onnx_info
+from assistant.engine.graphs.onnxfile import OnnxFormatError, OnnxInfo, read_onnx_info
 from assistant.errors import AssistantError
 
 GRAPHS = ("audio_encoder", "embed_tokens", "decoder_model_merged")

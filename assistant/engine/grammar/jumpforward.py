@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.engine.constraint import CALL, Counts, ToolCallConstraint
-from assistant.engine.decode import Chooser, Decoder, KvCache, Prefill
-from assistant.engine.sampling import Logits
-from assistant.engine.scoring import Scored, ScoringPolicy, options_at, score_options
-from assistant.engine.timings import Timings, now
+from assistant.engine.decoding.decode import Chooser, Decoder, KvCache, Prefill
+from assistant.engine.decoding.sampling import Logits
+from assistant.engine.decoding.timings import Timings, now
+from assistant.engine.grammar.constraint import CALL, Counts, ToolCallConstraint
+from assistant.engine.grammar.scoring import Scored, ScoringPolicy, options_at, score_options
 
 
 def _extend(prompt: Prefill, decoder: Decoder, ids: list[int]) -> Prefill:
@@ -50,7 +50,7 @@ def decode_constrained(
     cache: KvCache | None = None,
     scoring: Scoring | None = None,
 ) -> Iterator[int]:
-    """Like :func:`assistant.engine.decode.decode_tokens`, under ``constraint``, yielding chosen and forced ids.
+    """Like :func:`assistant.engine.decoding.decode.decode_tokens`, under ``constraint``, yielding chosen and forced ids.
 
     ``choose`` must apply ``constraint.mask`` (see :func:`constrained_sampler`). The stop id is not yielded.
     """

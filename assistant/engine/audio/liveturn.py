@@ -1,7 +1,7 @@
 """A user turn whose audio is still arriving (``Message.live``): encoded and prefilled as it comes.
 
 The service hands the engine a :class:`~assistant.protocols.LiveAudio` at the start of speech;
-``stream_live`` feeds its blocks to an :class:`~assistant.engine.audioturn.AudioTurn` while the user
+``stream_live`` feeds its blocks to an :class:`~assistant.engine.audio.audioturn.AudioTurn` while the user
 speaks and returns the turn's ``Generation`` once the audio is closed, so only the end of the clip
 is left to encode and prefill after the end of speech. Besides the turn's own ``every_s`` steps, it
 encodes and prefills whenever it has caught up with the speaker and ``IDLE_STEP_S`` of audio waits:
@@ -16,15 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from assistant.engine.constraint import Counts
-from assistant.engine.events import EventRouter
-from assistant.engine.timings import Timings
+from assistant.engine.audio.turnmodel import TurnModel
+from assistant.engine.decoding.events import EventRouter
+from assistant.engine.decoding.timings import Timings
+from assistant.engine.generation import Generation, GenerationOptions
+from assistant.engine.grammar.constraint import Counts
 from assistant.protocols import Message
-
-if TYPE_CHECKING:
-    from assistant.engine.model import GemmaModel, Generation, GenerationOptions
 
 log = logging.getLogger("assistant.engine")
 
@@ -43,7 +42,7 @@ def settle(messages: Sequence[Message]) -> list[Message]:
     return [m if m.live is None else replace(m, audio=m.live.samples(), live=None) for m in messages]
 
 
-def stream_live(model: GemmaModel, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
+def stream_live(model: TurnModel, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
                 options: GenerationOptions) -> Generation:
     """Feed the last message's live audio to an audio turn as it arrives; its generation once closed."""
     *before, last = messages
@@ -65,8 +64,6 @@ def stream_live(model: GemmaModel, messages: Sequence[Message], tools: Sequence[
     return generation
 
 
-def empty_generation(model: GemmaModel) -> Generation:
+def empty_generation(model: TurnModel) -> Generation:
     """A generation with no events (the turn was dropped before its audio ended)."""
-    from assistant.engine.model import Generation
-
     return Generation(iter(()), Timings(), EventRouter(model.tokenizer.backend_tokenizer, model.markers), [], Counts())

@@ -14,8 +14,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from assistant.engine.decode import Decoder, KvCache, Prefill
-from assistant.engine.timings import Timings, now
+from assistant.engine.decoding.decode import Decoder, KvCache, Prefill
+from assistant.engine.decoding.timings import Timings, now
 
 log = logging.getLogger("assistant.engine")
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from assistant.engine.constraint import Counts
-from assistant.engine.decode import Array, Decoder, KvCache
-from assistant.engine.grammar import GrammarError
-from assistant.engine.timings import now
-from assistant.engine.tokengrammar import TokenGrammar, TokenState
+from assistant.engine.decoding.decode import Array, Decoder, KvCache
+from assistant.engine.decoding.timings import now
+from assistant.engine.grammar.constraint import Counts
+from assistant.engine.grammar.grammar import GrammarError
+from assistant.engine.grammar.tokengrammar import TokenGrammar, TokenState
 
 Logits = npt.NDArray[np.float32]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.engine.model_dir import ModelDirError
-from assistant.engine.onnxfile import TensorInfo
-from assistant.engine.spec import ModelSpec
+from assistant.engine.graphs.model_dir import ModelDirError
+from assistant.engine.graphs.onnxfile import TensorInfo
+from assistant.engine.graphs.spec import ModelSpec
 
 FLOATS = ("float32", "float16")
 

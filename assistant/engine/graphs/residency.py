@@ -97,7 +97,7 @@ def release_clean_pages(paths: Iterable[Path], advice: int = MADV_DONTNEED) -> i
 
 def external_data_files(graph: Path) -> list[Path]:
     """The external-data files ``graph`` names (resolved inside its folder)."""
-    from assistant.engine.onnxfile import read_onnx_info
+    from assistant.engine.graphs.onnxfile import read_onnx_info
 
     base = graph.parent
     return sorted({(base / ref.location).resolve() for ref in read_onnx_info(graph).external})

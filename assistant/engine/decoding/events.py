@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.engine.detok import IncrementalDetokenizer
-from assistant.engine.toolcalls import parse_call
+from assistant.engine.decoding.detok import IncrementalDetokenizer
+from assistant.engine.decoding.toolcalls import parse_call
 from assistant.errors import AssistantError
 from assistant.protocols import Event, TextDelta, ToolCall
 

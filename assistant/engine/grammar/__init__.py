@@ -1,0 +1,1 @@
+"""The tool-call grammar: JSON-schema grammars, their token automaton, constraints, closed-set scoring, jump-forward."""

@@ -29,12 +29,15 @@ def register(subparsers: Any) -> None:
                         help="with --wav: start listening at each file, as if the wake word was heard")
     parser.add_argument("--fast", action="store_true",
                         help="with --wav: feed audio as fast as possible (latency figures are then meaningless)")
+    parser.add_argument("--cue", type=Path, metavar="FILE",
+                        help="with --wav: before each file, feed silence until FILE appears (it is then removed); "
+                             "plays one recording to several assistants at once")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    if (args.no_wake or args.fast) and not args.wav:
-        raise UsageError("--no-wake and --fast need --wav")
+    if (args.no_wake or args.fast or args.cue) and not args.wav:
+        raise UsageError("--no-wake, --fast and --cue need --wav")
     config = load_config(args.config)
     notifier = Notifier()
     notifier.status("Starting")
@@ -43,16 +46,27 @@ def _run(args: argparse.Namespace) -> int:
         source = TurnWavSource(args.wav, block_ms=config.audio.block_ms, realtime=not args.fast)
     assistant = build_assistant(config, notifier=notifier, source=source)
     if source is not None:
-        _feed_files(assistant, source, args.no_wake)
+        _feed_files(assistant, source, args.no_wake, args.cue)
     return serve(assistant, notifier)
 
 
-def _feed_files(assistant: Assistant, source: TurnWavSource, no_wake: bool) -> None:
-    """One file per turn: wait for the loop between files; print each turn as one JSON line."""
-    source.ready = lambda: assistant.state in (IDLE, FOLLOW_UP) and assistant.turn is None
+def _feed_files(assistant: Assistant, source: TurnWavSource, no_wake: bool, cue: Path | None = None) -> None:
+    """One file per turn: wait for the loop (and the cue) between files; print each turn as one JSON line."""
+    source.ready = lambda: assistant.state in (IDLE, FOLLOW_UP) and assistant.turn is None and _take_cue(cue)
     if no_wake:
         source.on_file_start = lambda path: assistant.trigger()
     assistant.on_turn = _print_turn
+
+
+def _take_cue(cue: Path | None) -> bool:
+    """True without a cue file, or once it exists (removing it, so the next file waits for the next cue)."""
+    if cue is None:
+        return True
+    try:
+        cue.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _print_turn(turn: Turn, result: TurnResult) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 from assistant.config.schema import MqttConfig
 from assistant.errors import AssistantError
 from assistant.home.announcer import Announcer
+from assistant.home.arbiter import MqttArbiter
 from assistant.home.bus import MqttBus
 from assistant.home.connection import Connection
 from assistant.home.overrides import load_overrides
+from assistant.home.presence import Presence, is_assistant_discovery
 from assistant.home.registry import Registry, Topics
 from assistant.protocols import ToolCall
 
@@ -26,11 +28,17 @@ class Home:
         self.announcer = Announcer(cfg)
         topics = Topics(cfg.discovery_prefix, cfg.z2m_base_topic, cfg.tasmota_discovery_prefix)
         self.registry = Registry(topics, load_overrides(cfg.overrides_file), ignore_topics=self.announcer.handles)
-        will = (self.announcer.availability_topic, "offline") if cfg.announce else None
+        self.presence = Presence(cfg, announce_self=cfg.arbitrate)
+        self.arbiter = MqttArbiter(cfg, self.presence) if cfg.arbitrate else None
+        will = (self.announcer.availability_topic, "offline") if cfg.announce or cfg.arbitrate else None
         self.connection = Connection(cfg, self._message, will, client_id)
         if cfg.announce:
             self.announcer.link = self.connection
             self.connection.on_connect(self.announcer.announce)
+        self.presence.link = self.connection
+        self.connection.on_connect(self.presence.announce)
+        if self.arbiter is not None:
+            self.arbiter.link = self.connection
         self.bus = MqttBus(self.registry, self.connection, cfg,
                            on_action=self.announcer.set_last_action if cfg.announce else None)
         self._connected_at = time.monotonic()
@@ -42,6 +50,12 @@ class Home:
     def _message(self, topic: str, payload: bytes) -> None:
         if self.cfg.announce and self.announcer.handles(topic):
             self.announcer.handle(topic, payload)
+        elif self.arbiter is not None and self.arbiter.handles(topic):
+            self.arbiter.handle(topic, payload)
+        elif self.presence.handles(topic):
+            self.presence.handle(topic, payload)
+        elif is_assistant_discovery(self.cfg.discovery_prefix, topic, payload):
+            return
         elif self.registry.handle(topic, payload):
             self.connection.subscribe(self.registry.subscriptions())
 
@@ -68,8 +82,8 @@ class Home:
             time.sleep(0.05)
 
     def close(self) -> None:
-        if self.cfg.announce and self.connection.connected:
-            self.announcer.goodbye()
+        if (self.cfg.announce or self.cfg.arbitrate) and self.connection.connected:
+            self.connection.publish(self.announcer.availability_topic, "offline", retain=True)
         self.connection.close()
 
 
@@ -80,7 +94,8 @@ def open_home(cfg: MqttConfig, *, require_broker: bool = False, client_id: str |
     if not cfg.enabled:
         raise AssistantError("MQTT is switched off (mqtt.enabled = false)")
     home = Home(cfg, client_id)
-    home.connection.subscribe(home.registry.subscriptions() | (home.announcer.subscriptions() if cfg.announce else set()))
+    home.connection.subscribe(home.registry.subscriptions() | (home.announcer.subscriptions() if cfg.announce else set())
+                              | home.presence.subscriptions() | (home.arbiter.subscriptions() if home.arbiter else set()))
     home.connection.start()
     try:
         home.connection.wait_connected(cfg.connect_timeout_s)

@@ -16,12 +16,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from assistant.config.schema import ServiceConfig
 from assistant.logs import RateLimitedLog
 from assistant.protocols import SAMPLE_RATE, AudioSource, LiveAudio, Message, Samples
+from assistant.service.arbitration import Decided, LevelMeter, Ruling, SoloArbiter, WakeArbiter, WakeEvidence
 from assistant.service.latency import LatencyLog, LatencyRecord
 from assistant.service.ports import Announcer, Endpointer, NoSpeech, SpeechStart, Utterance, WakeDetector
 from assistant.service.sdnotify import WatchdogPinger
@@ -31,7 +32,9 @@ from assistant.service.turn import Stages, Turn, TurnResult
 log = logging.getLogger("assistant.loop")
 
 IDLE, LISTENING, FOLLOW_UP, THINKING, SPEAKING = "idle", "listening", "follow_up", "thinking", "speaking"
-STATUS = {IDLE: "idle", LISTENING: "listening", FOLLOW_UP: "listening", THINKING: "thinking", SPEAKING: "speaking"}
+CLAIMING = "claiming"  # woken, buffering the command while other assistants' wake claims may arrive
+STATUS = {IDLE: "idle", LISTENING: "listening", FOLLOW_UP: "listening", THINKING: "thinking", SPEAKING: "speaking",
+          CLAIMING: "idle"}
 DRAIN_TIMEOUT_S = 600.0
 CONTROL_QUEUE = 64  # a few events per turn; never full in practice
 
@@ -44,6 +47,8 @@ class Listening:
     follow_up_until: float | None = None  # stream time; None after a wake word
     speech_started: bool = False
     turn: Turn | None = None  # with ``stream_audio``: the turn already taking the speech as it arrives
+    ruling: Ruling | None = None  # while claiming: which assistant answers this wake word
+    held: list[object] = field(default_factory=list)  # endpointer events while claiming, handled once won
 
 
 class Assistant:
@@ -62,11 +67,14 @@ class Assistant:
         on_first_frame: Callable[[], None] = lambda: None,
         on_turn: Callable[[Turn, TurnResult], None] = lambda turn, result: None,
         on_close: Callable[[], None] = lambda: None,
+        arbiter: WakeArbiter | None = None,
     ) -> None:
         self.source, self.detector, self.endpointer = source, detector, endpointer
         self.stages, self.announcer, self.latency = stages, announcer, latency
         self.settings = settings
         self.pinger = pinger
+        self.arbiter: WakeArbiter = arbiter or SoloArbiter()
+        self.meter = LevelMeter()
         self._on_first_frame = on_first_frame
         self.on_turn = on_turn
         self._on_close = on_close
@@ -128,17 +136,23 @@ class Assistant:
         self._drain_control()
         if not self._engine_stuck() and self.pinger is not None:
             self.pinger.tick(self._frame_mono)
-        if self.state in (IDLE, LISTENING, FOLLOW_UP) and self._muted():
+        if self.state in (IDLE, LISTENING, FOLLOW_UP, CLAIMING) and self._muted():
             self._while_muted()
             return
+        self.meter.feed(frame)
         heard = self.detector.detect(frame)
         if heard and self.state == IDLE:
             log.info("wake word")
-            self._listen(wake=True)
+            self._listen(wake=True, ruling=self._claim(in_conversation=False))
         elif heard and self.state in (THINKING, SPEAKING):
+            self._claim(in_conversation=True)
             self._barge_in()
-        elif self.state in (LISTENING, FOLLOW_UP):
+        elif self.state in (LISTENING, FOLLOW_UP, CLAIMING):
+            if heard and self.state != CLAIMING:  # the wake word again while it listens: it keeps the conversation
+                self._claim(in_conversation=True)
             self._feed_endpointer(frame)
+            if self.state == CLAIMING:
+                self._poll_ruling()
 
     def _while_muted(self) -> None:
         """Muted (from MQTT): no wake-word detection and no listening; a reply already under way finishes."""
@@ -161,12 +175,54 @@ class Assistant:
             self._to_idle()
         return True
 
+    # ---- wake arbitration ---------------------------------------------------------------
+    def _claim(self, in_conversation: bool) -> Ruling:
+        """Tell the other assistants how well this one heard the wake word; never raises."""
+        evidence = WakeEvidence(self.meter.level_db(), float(getattr(self.detector, "score", 1.0) or 0.0))
+        try:
+            return self.arbiter.claim(evidence, in_conversation)
+        except Exception as err:
+            log.warning("wake arbitration failed (%s): answering alone", err)
+            return Decided(True)
+
+    def _poll_ruling(self) -> None:
+        """While claiming: once decided, listen on (won, replaying what the endpointer saw) or go quietly idle."""
+        listening = self.listening
+        if listening is None or listening.ruling is None:
+            return
+        try:
+            won = listening.ruling.outcome(self._frame_mono)
+        except Exception as err:
+            log.warning("wake arbitration failed (%s): answering alone", err)
+            won = True
+        if won is None:
+            return
+        listening.ruling = None
+        if not won:
+            self._to_idle()
+            return
+        listening.record.mark("arbitration", self._frame_mono)
+        self._set_state(LISTENING)
+        held, listening.held = listening.held, []
+        if any(isinstance(e, Utterance) for e in held):  # the whole command arrived while claiming
+            held = [e for e in held if not isinstance(e, SpeechStart)]
+        for event in held:
+            if self.listening is listening:
+                self._on_endpoint(listening, event)
+
     def _feed_endpointer(self, frame: Samples) -> None:
         listening = self.listening
         assert listening is not None
         event = self.endpointer.feed(frame)
         if listening.turn is not None and listening.turn.live is not None:
             listening.turn.live.append(frame)
+        if self.state == CLAIMING:
+            if event is not None:
+                listening.held.append(event)
+            return
+        self._on_endpoint(listening, event)
+
+    def _on_endpoint(self, listening: Listening, event: object) -> None:
         if isinstance(event, SpeechStart):
             listening.speech_started = True
             listening.record.mark("speech_start", self._mono(event.t))
@@ -190,13 +246,19 @@ class Assistant:
             self._to_idle()
 
     # ---- transitions --------------------------------------------------------------------
-    def _listen(self, wake: bool, follow_up_s: float | None = None) -> None:
+    def _listen(self, wake: bool, follow_up_s: float | None = None, ruling: Ruling | None = None) -> None:
+        if ruling is not None and ruling.outcome(self._frame_mono) is False:
+            return  # another assistant already took this wake word
         record = LatencyRecord(next(self._ids))
         if wake:
             record.mark("wake", self._frame_mono)
         until = self.stream_t + follow_up_s if follow_up_s is not None else None
         self.listening = Listening(record, follow_up_until=until)
         self.endpointer.start(self.stream_t)
+        if ruling is not None and ruling.outcome(self._frame_mono) is None:
+            self.listening.ruling = ruling
+            self._set_state(CLAIMING)
+            return
         self._set_state(FOLLOW_UP if follow_up_s is not None else LISTENING)
 
     def _start_turn(self, samples: Samples, record: LatencyRecord) -> None:

@@ -22,6 +22,7 @@ from assistant.errors import AssistantError
 from assistant.protocols import AudioSource, Bus, Engine, Message, ToolCall, Tts
 from assistant.service.actions import ActionRunner
 from assistant.service.adapters import TimedBus, TimedEngine, grammar_start, latency_sensor, model_start
+from assistant.service.arbitration import WakeArbiter
 from assistant.service.latency import FILE_NAME, LatencyLog
 from assistant.service.loop import Assistant
 from assistant.service.ports import Announcer, Endpointer, LatencyPublisher, NullAnnouncer, Player, Timed, WakeDetector
@@ -48,6 +49,7 @@ class Parts:
     timed: tuple[Timed, ...] = ()
     closers: list[Callable[[], object]] = field(default_factory=list)
     stream_audio: bool = False  # the engine takes live audio (``Message.live``, the local Gemma model)
+    arbiter: WakeArbiter | None = None  # several assistants on one broker: which one answers a wake word
 
 
 class NoDevicesBus:
@@ -92,6 +94,7 @@ def build_assistant(
         pinger=WatchdogPinger(notifier),
         on_first_frame=lambda: _ready(notifier),
         on_close=lambda: _close_all(parts.closers),
+        arbiter=parts.arbiter,
     )
 
 
@@ -244,4 +247,5 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         timed=(local,),
         closers=closers,
         stream_audio=config.service.stream_audio and bool(getattr(model, "has_audio", False)),
+        arbiter=getattr(home, "arbiter", None),
     )

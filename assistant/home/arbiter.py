@@ -4,6 +4,7 @@ At a wake word the assistant publishes a claim (``assistant.home.claims``) on th
 ``<announce_topic>/_house/wake`` and the loop keeps listening while it polls the ruling. The ruling
 is decided from the claims' arrival here, so clocks that differ between Pis do not matter.
 
+- Every assistant online has claimed: decided at once (no need to wait for the window's end).
 - Alone (no other arbitrating assistant online, ``assistant.home.presence``), in a conversation,
   or with the broker down: answer at once, as a single assistant does.
 - Our own claim not back from the broker within the window plus ``ECHO_WAIT_S``: answer alone.
@@ -174,8 +175,9 @@ class MqttArbiter:
         return MqttRuling(self, claim, now + self.window_s + ECHO_WAIT_S)
 
     def decide(self, ruling: MqttRuling, now: float) -> bool | None:
+        expected = len(self.presence.peers_online()) + 1
         with self._lock:
-            won = self._rounds.decide(ruling.claim.nonce, now)
+            won = self._rounds.decide(ruling.claim.nonce, now, expected)
             winner = self._rounds.winner(ruling.claim.nonce) if won is False else None
         if won is None:
             if now < ruling.deadline:

@@ -13,7 +13,8 @@ Rounds are built from arrival times on this machine's monotonic clock, never fro
 delivers the claims of one topic to every subscriber in the same order at nearly the same moment, so
 every assistant sees the same rounds. The first claim after a quiet ``span_s`` opens a round; claims
 arriving within ``window_s`` of the opening are its members; later ones in the span are late and
-lose. The best member wins: a conversation first, then the higher score, the higher wake
+lose. Once every assistant online has claimed, the round is decided without waiting for the
+window's end. The best member wins: a conversation first, then the higher score, the higher wake
 probability, then the greater id (and nonce), so every assistant picks the same winner.
 """
 
@@ -108,8 +109,11 @@ class Rounds:
     def arrival(self, nonce: str) -> float | None:
         return next((t for t, c in self._heard if c.nonce == nonce), None)
 
-    def decide(self, nonce: str, now: float) -> bool | None:
-        """Whether the claim ``nonce`` won its round: None until the round's window closed (or unheard)."""
+    def decide(self, nonce: str, now: float, expected: int = 0) -> bool | None:
+        """Whether the claim ``nonce`` won its round: None until the round's window closed (or unheard).
+
+        ``expected``: how many assistants can claim at all; once that many have claimed in the round,
+        nobody else will, and it is decided without waiting for the end of the window."""
         mine = self.arrival(nonce)
         if mine is None:
             return None
@@ -117,9 +121,9 @@ class Rounds:
         closes = opened + self.window_s
         if mine > closes:
             return False  # late: the round was decided without this claim
-        if now < closes:
+        members = [c for t, c in self._heard if opened <= t <= min(now, closes)]
+        if now < closes and not (expected and len({c.id for c in members}) >= expected):
             return None
-        members = [c for t, c in self._heard if opened <= t <= closes]
         return max(members, key=Claim.rank).nonce == nonce
 
     def winner(self, nonce: str) -> Claim | None:

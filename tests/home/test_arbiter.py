@@ -76,9 +76,18 @@ def test_three_assistants_the_loudest_answers_and_the_others_yield(house):
     rulings = {node: homes[node].arbiter.claim(WakeEvidence(level, 0.95)) for node, level in levels.items()}
     nonces = [r.claim.nonce for r in rulings.values()]
     wait(lambda: all(h.arbiter._rounds.arrival(n) is not None for h in homes.values() for n in nonces))
-    assert all(r.outcome(clock.t) is None for r in rulings.values())  # the window is open
-    clock.t += homes["kitchen"].arbiter.window_s
+    # every assistant online has claimed: decided at once, without waiting for the window's end
     assert {node: r.outcome(clock.t) for node, r in rulings.items()} == {"kitchen": False, "living": True, "bedroom": False}
+
+
+def test_when_one_assistant_did_not_hear_it_the_others_wait_for_the_window(house):
+    homes, clock = house
+    rulings = {node: homes[node].arbiter.claim(WakeEvidence(level)) for node, level in (("kitchen", -30.0), ("bedroom", -25.0))}
+    nonces = [r.claim.nonce for r in rulings.values()]
+    wait(lambda: all(homes[n].arbiter._rounds.arrival(x) is not None for n in rulings for x in nonces))
+    assert all(r.outcome(clock.t) is None for r in rulings.values())  # the living room might still claim
+    clock.t += homes["kitchen"].arbiter.window_s
+    assert {node: r.outcome(clock.t) for node, r in rulings.items()} == {"kitchen": False, "bedroom": True}
 
 
 def test_a_calibration_offset_counts_in_the_claim(broker: Broker):
@@ -89,7 +98,7 @@ def test_a_calibration_offset_counts_in_the_claim(broker: Broker):
     try:
         wait(lambda: a.presence.peers_online() and b.presence.peers_online())
         ra, rb = a.arbiter.claim(WakeEvidence(-30.0)), b.arbiter.claim(WakeEvidence(-20.0))
-        wait(lambda: a.arbiter._rounds.arrival(rb.claim.nonce) and b.arbiter._rounds.arrival(ra.claim.nonce))
+        wait(lambda: all(h.arbiter._rounds.arrival(r.claim.nonce) for h in (a, b) for r in (ra, rb)))
         clock.t += 1.0
         assert (ra.outcome(clock.t), rb.outcome(clock.t)) == (True, False)
     finally:
@@ -102,7 +111,8 @@ def test_an_assistant_in_a_conversation_keeps_it(house):
     talking = homes["bedroom"].arbiter.claim(WakeEvidence(-45.0), in_conversation=True)
     assert talking.outcome(clock.t) is True  # never waits
     loud = homes["kitchen"].arbiter.claim(WakeEvidence(-10.0))
-    wait(lambda: homes["kitchen"].arbiter._rounds.arrival(loud.claim.nonce) is not None)
+    heard = homes["kitchen"].arbiter._rounds.arrival
+    wait(lambda: heard(loud.claim.nonce) is not None and len(homes["kitchen"].arbiter._rounds._heard) == 2)
     clock.t += 1.0
     assert loud.outcome(clock.t) is False
 

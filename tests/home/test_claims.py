@@ -45,6 +45,8 @@ def test_the_loudest_member_of_a_round_wins_and_every_assistant_agrees():
     assert [rounds.decide(x.nonce, 10.10) for x in (a, b, c)] == [None, None, None]  # the window is still open
     assert [rounds.decide(x.nonce, 10.15) for x in (a, b, c)] == [False, True, False]
     assert rounds.winner(a.nonce) == b
+    assert rounds.decide(b.nonce, 10.10, expected=3) is True  # all three claimed: no need to wait
+    assert rounds.decide(b.nonce, 10.10, expected=4) is None
 
 
 def test_a_claim_after_the_window_is_late_and_loses_even_when_louder():

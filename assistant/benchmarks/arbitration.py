@@ -31,6 +31,10 @@ GAP_S = 1.2  # between rounds: more than a round's span, so rounds never merge
 POLL_S = 0.001
 
 
+class UsageError(AssistantError):
+    exit_code = 2
+
+
 @dataclasses.dataclass(frozen=True)
 class Evidence:
     level_db: float
@@ -52,7 +56,7 @@ def run(args: Any) -> int:
     from assistant.config import load_config
 
     if not 2 <= args.assistants <= 8 or not 1 <= args.rounds <= 1000:
-        raise AssistantError("--assistants must be 2 to 8 and --rounds 1 to 1000")
+        raise UsageError("--assistants must be 2 to 8 and --rounds 1 to 1000")
     cfg = load_config(getattr(args, "config", None)).mqtt
     window = cfg.arbitration_window_ms if args.window_ms is None else args.window_ms
     topic = f"assistant-bench-{os.getpid()}"

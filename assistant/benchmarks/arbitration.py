@@ -105,7 +105,7 @@ def measure(cfg: Any, assistants: int, rounds: int, seed: int = 0, absent: int =
                     time.sleep(POLL_S)
                 (winner_ms if won else loser_ms).append((time.monotonic() - at) * 1000)
                 claimed = getattr(ruling, "claim", None)
-                arrival = home.arbiter._rounds.arrival(claimed.nonce) if claimed else None  # type: ignore[union-attr]
+                arrival = home.arbiter.heard_at(claimed.nonce) if claimed else None  # type: ignore[union-attr]
                 if arrival is not None:
                     echo_ms.append((arrival - at) * 1000)
                 outcomes.append(won)

@@ -36,8 +36,10 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if (args.no_wake or args.fast or args.cue) and not args.wav:
-        raise UsageError("--no-wake, --fast and --cue need --wav")
+    if (args.no_wake or args.fast) and not args.wav:
+        raise UsageError("--no-wake and --fast need --wav")
+    if args.cue and not args.wav:
+        raise UsageError("--cue needs --wav")
     config = load_config(args.config)
     notifier = Notifier()
     notifier.status("Starting")

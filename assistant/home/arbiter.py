@@ -156,6 +156,11 @@ class MqttArbiter:
                 return
             self._rounds.add(claim, now)
 
+    def heard_at(self, nonce: str) -> float | None:
+        """When the claim ``nonce`` came back from the broker (this arbiter's clock), if it did."""
+        with self._lock:
+            return self._rounds.arrival(nonce)
+
     # ---- the loop's side ---------------------------------------------------------------------
 
     def claim(self, evidence: Evidence, in_conversation: bool = False) -> Decided | MqttRuling:

@@ -22,6 +22,8 @@ def register(subparsers: Any) -> None:
     mqtt.add_argument("--wait", type=float, default=1.0, metavar="S",
                       help="quiet time that ends the retained-discovery replay (default 1.0 s)")
     mqtt.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    mqtt.add_argument("--house", action="store_true",
+                      help="only the assistants seen on the broker (each one's room and whether it is online)")
     mqtt.set_defaults(func=_mqtt)
 
 
@@ -51,16 +53,41 @@ def _mqtt(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config).mqtt
     # Its own client id, so listing never kicks the running assistant off the broker; no announcing.
-    cfg = dataclasses.replace(cfg, enabled=True, announce=False)
+    cfg = dataclasses.replace(cfg, enabled=True, announce=False, arbitrate=False)
     home = open_home(cfg, require_broker=True, client_id=f"{cfg.client_id}-list")
     try:
         print(f"Reading discovery from {cfg.host}:{cfg.port} ...", flush=True, file=sys.stderr)
         home.wait_for_discovery(quiet_s=args.wait, timeout=max(10.0, args.wait * 4))
         rows = [_row(home.registry, d) for d in home.registry.devices(include_hidden=True)]
+        house = [house_row(p, home.presence.node) for p in home.presence.house()]
     finally:
         home.close()
-    print(json.dumps(rows, indent=2) if args.json else format_home(rows))
+    if args.house:
+        print(json.dumps(house, indent=2) if args.json else format_house(house))
+    elif args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(format_home(rows) + ("\n\n" + format_house(house) if house else ""))
     return 0
+
+
+def house_row(peer: Any, node: str) -> dict[str, Any]:
+    online = "unknown" if peer.online is None else "yes" if peer.online else "no"
+    return {"id": peer.id, "name": peer.name, "area": peer.area, "online": online, "version": peer.version,
+            "arbitrate": peer.arbitrate, "this_config": peer.id == node}
+
+
+def format_house(rows: list[dict[str, Any]]) -> str:
+    """The assistants on the broker (``mqtt.client_id`` of each), for ``devices mqtt``."""
+    if not rows:
+        return "No assistant has announced itself on this broker yet."
+    table = [("assistant", "area", "online", "wake claims", "version")]
+    for r in rows:
+        table.append((r["id"] + (" (this config)" if r["this_config"] else ""), r["area"] or "-", r["online"],
+                      "yes" if r["arbitrate"] else "no", r["version"] or "-"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
+    return "\n".join([f"Assistants on this broker ({len(rows)}):", *lines])
 
 
 def _row(registry: Any, d: Any) -> dict[str, Any]:

@@ -28,12 +28,17 @@ def register(subparsers: Any) -> None:
                         help="with --wav: start listening at each file, as if the wake word was heard")
     parser.add_argument("--fast", action="store_true",
                         help="with --wav: feed audio as fast as possible (latency figures are then meaningless)")
+    parser.add_argument("--cue", type=Path, metavar="FILE",
+                        help="with --wav: before each file, feed silence until FILE appears (it is then removed); "
+                             "plays one recording to several assistants at once")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     if (args.no_wake or args.fast) and not args.wav:
         raise UsageError("--no-wake and --fast need --wav")
+    if args.cue and not args.wav:
+        raise UsageError("--cue needs --wav")
     config = load_config(args.config)
     require_valid(config)
     notifier = Notifier()
@@ -45,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
     assistant = build_assistant(config, notifier=notifier, source=source)
     outcomes: list[str] = []
     if source is not None:
-        _feed_files(assistant, source, args.no_wake, outcomes, timings=not args.fast)
+        _feed_files(assistant, source, args.no_wake, outcomes, timings=not args.fast, cue=args.cue)
     return wav_exit_code(serve(assistant, notifier), outcomes)
 
 
@@ -59,12 +64,12 @@ def wav_exit_code(code: int, outcomes: list[str]) -> int:
 
 
 def _feed_files(assistant: Assistant, source: TurnWavSource, no_wake: bool, outcomes: list[str] | None = None,
-                timings: bool = True) -> None:
-    """One file per turn: wait for the loop between files; print each turn as one JSON line
+                timings: bool = True, cue: Path | None = None) -> None:
+    """One file per turn: wait for the loop (and the cue) between files; print each turn as one JSON line
     (its ``ms`` empty unless ``timings``: with ``--fast`` they mean nothing)."""
     if not timings:  # audio faster than real time: its timings are not latencies, so neither the file nor MQTT sees them
         assistant.latency = LatencyLog(None, keep=assistant.latency.records.maxlen or 1)
-    source.ready = lambda: assistant.state in (IDLE, FOLLOW_UP) and assistant.turn is None
+    source.ready = lambda: assistant.state in (IDLE, FOLLOW_UP) and assistant.turn is None and _take_cue(cue)
     if no_wake:
         source.on_file_start = lambda path: assistant.trigger()
 
@@ -74,6 +79,17 @@ def _feed_files(assistant: Assistant, source: TurnWavSource, no_wake: bool, outc
         _print_turn(turn, result, timings)
 
     assistant.on_turn = on_turn
+
+
+def _take_cue(cue: Path | None) -> bool:
+    """True without a cue file, or once it exists (removing it, so the next file waits for the next cue)."""
+    if cue is None:
+        return True
+    try:
+        cue.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _print_turn(turn: Turn, result: TurnResult, timings: bool = True) -> None:

@@ -132,6 +132,12 @@ class MqttConfig:
     announce_topic: str = opt("assistant", "Base topic of the assistant's own entities (client_id is appended)")
     allow_topics: str = opt("", "Command topics (MQTT filters, comma-separated) a device may use although they lie in a "
                                 "control namespace (zigbee2mqtt bridge, discovery prefixes, $SYS); '' = none")
+    arbitrate: bool = opt(True, "Several assistants on one broker: claim each wake word, the one that heard it "
+                               "best answers, the others stay quiet (each needs its own client_id)")
+    arbitration_window_ms: int = opt(150, "How long claims of other assistants are awaited after a wake word "
+                                          "(only when another assistant is online)", range=(0, 1000))
+    wake_level_offset_db: float = opt(0.0, "Added to this assistant's wake-word loudness in claims "
+                                           "(raise it for a quiet microphone)", range=(-40.0, 40.0))
 
 
 @dataclass(frozen=True)

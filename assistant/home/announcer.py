@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from assistant import __version__
 from assistant.config.schema import MqttConfig
+from assistant.home.presence import assistant_name
 from assistant.home.registry import slug
 
 log = logging.getLogger("assistant.home")
@@ -50,6 +51,7 @@ class Announcer:
         self.node = slug(cfg.client_id) or "assistant"
         self.root = f"{cfg.announce_topic.strip('/')}/{self.node}"
         self.prefix = cfg.discovery_prefix
+        self.area = cfg.area.strip()
         self.config_topic = f"{self.prefix}/device/{self.node}/config"
         self.availability_topic = f"{self.root}/availability"
         self.link = link
@@ -139,8 +141,8 @@ class Announcer:
             return {"p": "sensor", "name": name, "unique_id": f"{n}_{key}", "state_topic": f"{r}/{key}", **extra}
 
         config: dict[str, Any] = {
-            "dev": {"ids": [n], "name": "Voice assistant", "mf": "assistant", "mdl": "Gemma 4 E2B voice assistant",
-                    "sw": __version__},
+            "dev": {"ids": [n], "name": assistant_name(self.area), "mf": "assistant", "mdl": "Gemma 4 E2B voice assistant",
+                    "sw": __version__, **({"sa": self.area} if self.area else {})},
             "o": {"name": "assistant", "sw": __version__, "url": "https://github.com/"},
             "availability_topic": self.availability_topic,
             "cmps": {

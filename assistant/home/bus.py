@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from assistant.config.schema import MqttConfig
+from assistant.home import rooms
 from assistant.home import tools as toolbox
 from assistant.home.connection import PublishOutcome
 from assistant.home.model import MALFORMED
@@ -71,19 +72,40 @@ class MqttBus:
         self._on_action = on_action
 
     def offered(self, utterance_hint: str = "") -> list[Any]:
-        return toolbox.select(self.registry.devices(), utterance_hint, self.cfg.max_tool_devices, self.cfg.area,
-                              list(self._recent))
+        return rooms.room_first(toolbox.select(self.registry.devices(), utterance_hint, self.cfg.max_tool_devices,
+                                               self.cfg.area, list(self._recent)), self.cfg.area)
 
     def tool_schema(self, utterance_hint: str = "") -> dict[str, dict[str, Any]]:
         """Per tool, argument names and closed value sets (for a constrained-decoding grammar)."""
-        return toolbox.tool_schema(self.offered(utterance_hint), confirm=True if self.pending else None)
+        devices = self.offered(utterance_hint)
+        schema = toolbox.tool_schema(devices, confirm=True if self.pending else None)
+        return rooms.with_room_words(schema, devices, self.cfg.area)
 
     def tools(self, utterance_hint: str = "") -> list[dict[str, Any]]:
         """Declarations for this turn; ``confirm`` is always there while a question is open."""
         devices = self.offered(utterance_hint)
-        return toolbox.declarations(toolbox.tool_schema(devices, confirm=True if self.pending else None), devices)
+        schema = rooms.with_room_words(toolbox.tool_schema(devices, confirm=True if self.pending else None), devices,
+                                       self.cfg.area)
+        declared = toolbox.declarations(schema, devices)
+        here = rooms.describe_words(devices, self.cfg.area)
+        for tool in declared if here else ():
+            device = tool["function"]["parameters"]["properties"].get("device")
+            if device is not None:
+                device["description"] = "; ".join(filter(None, [device.get("description", ""), here]))
+        return declared
 
     def execute(self, call: ToolCall) -> str:
+        if self.cfg.area:
+            calls = rooms.resolve(call, self.registry.devices(), self.cfg.area)
+            if not calls:
+                refusal = f"There is no {call.arguments.get('device')} here that can do that."
+                return self._record(CommandResult(call.name, "", "refused", refusal), time.monotonic())
+            if len(calls) > 1 or calls[0] is not call:
+                spoken = [self._execute(c) for c in calls]
+                return next((s for s in spoken if s != "Done."), "Done.")
+        return self._execute(call)
+
+    def _execute(self, call: ToolCall) -> str:
         start = time.monotonic()
         if call.name == toolbox.CONFIRM and not call.error:
             return self._confirm(call, start)

@@ -10,10 +10,12 @@ from typing import Any
 from assistant.config.schema import MqttConfig
 from assistant.errors import AssistantError
 from assistant.home.announcer import Announcer
+from assistant.home.arbiter import MqttArbiter
 from assistant.home.brokerdrops import DROPPED_TOPIC, DropWatch
 from assistant.home.bus import MqttBus
 from assistant.home.connection import Connection
 from assistant.home.overrides import load_overrides
+from assistant.home.presence import Presence, is_assistant_discovery
 from assistant.home.registry import Registry, Topics
 from assistant.home.topicguard import parse_filters
 from assistant.protocols import ToolCall
@@ -31,12 +33,18 @@ class Home:
         topics = Topics(cfg.discovery_prefix, cfg.z2m_base_topic, cfg.tasmota_discovery_prefix, self.announcer.root)
         self.registry = Registry(topics, load_overrides(cfg.overrides_file), ignore_topics=self.announcer.handles,
                                  allow_topics=parse_filters(cfg.allow_topics))
-        will = (self.announcer.availability_topic, "offline") if cfg.announce else None
+        self.presence = Presence(cfg, announce_self=cfg.arbitrate)
+        self.arbiter = MqttArbiter(cfg, self.presence) if cfg.arbitrate else None
+        will = (self.announcer.availability_topic, "offline") if cfg.announce or cfg.arbitrate else None
         self.drops = DropWatch()
         self.connection = Connection(cfg, self._message, will, client_id)
         if cfg.announce:
             self.announcer.link = self.connection
             self.connection.on_connect(self.announcer.announce)
+        self.presence.link = self.connection
+        self.connection.on_connect(self.presence.announce)
+        if self.arbiter is not None:
+            self.arbiter.link = self.connection
         self.bus = MqttBus(self.registry, self.connection, cfg,
                            on_action=self.announcer.set_last_action if cfg.announce else None)
         self._connected_at = time.monotonic()
@@ -52,6 +60,12 @@ class Home:
             self.announcer.handle(topic, payload)
         elif self.drops.handles(topic):
             self.drops.handle(payload)
+        elif self.arbiter is not None and self.arbiter.handles(topic):
+            self.arbiter.handle(topic, payload)
+        elif self.presence.handles(topic):
+            self.presence.handle(topic, payload)
+        elif is_assistant_discovery(self.cfg.discovery_prefix, topic, payload):
+            return
         elif self.registry.handle(topic, payload):
             self._subscribe_soon()
 
@@ -97,8 +111,8 @@ class Home:
         with self._subs_lock:
             if self._subs_timer is not None:
                 self._subs_timer.cancel()
-        if self.cfg.announce and self.connection.connected:
-            self.announcer.goodbye()
+        if (self.cfg.announce or self.cfg.arbitrate) and self.connection.connected:
+            self.connection.publish(self.announcer.availability_topic, "offline", retain=True)
         self.connection.close()
 
 
@@ -110,6 +124,7 @@ def open_home(cfg: MqttConfig, *, require_broker: bool = False, client_id: str |
         raise AssistantError("MQTT is switched off (mqtt.enabled = false)")
     home = Home(cfg, client_id)
     extra = (home.announcer.subscriptions() if cfg.announce else set()) | {DROPPED_TOPIC}
+    extra |= home.presence.subscriptions() | (home.arbiter.subscriptions() if home.arbiter else set())
     home.connection.subscribe(home.registry.subscriptions() | extra)
     home.connection.start()
     try:

@@ -24,6 +24,7 @@ log = logging.getLogger("assistant.latency")
 
 STAGES = (
     "wake",
+    "arbitration",  # only when other assistants were online: the wait for their wake claims
     "speech_start",
     "speech_end",
     "features",
@@ -37,7 +38,7 @@ STAGES = (
 )
 
 # Each stage is reported as the time since its reference stage.
-REFERENCE = {"speech_start": "wake", "speech_end": "speech_start"} | {
+REFERENCE = {"arbitration": "wake", "speech_start": "wake", "speech_end": "speech_start"} | {
     s: "speech_end" for s in STAGES[STAGES.index("features"):]
 }
 

@@ -16,12 +16,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from assistant.config.schema import ServiceConfig
 from assistant.logs import RateLimitedLog
 from assistant.protocols import SAMPLE_RATE, AudioSource, LiveAudio, Message, Samples
+from assistant.service.arbitration import Decided, LevelMeter, Ruling, SoloArbiter, WakeArbiter, WakeEvidence
 from assistant.service.latency import LatencyLog, LatencyRecord
 from assistant.service.ports import Announcer, Endpointer, Interjections, NoSpeech, SpeechStart, Utterance, WakeDetector
 from assistant.service.sdnotify import WatchdogPinger
@@ -31,7 +32,9 @@ from assistant.service.turn import Stages, Turn, TurnResult
 log = logging.getLogger("assistant.loop")
 
 IDLE, LISTENING, FOLLOW_UP, THINKING, SPEAKING = "idle", "listening", "follow_up", "thinking", "speaking"
-STATUS = {IDLE: "idle", LISTENING: "listening", FOLLOW_UP: "listening", THINKING: "thinking", SPEAKING: "speaking"}
+CLAIMING = "claiming"  # woken, buffering the command while other assistants' wake claims may arrive
+STATUS = {IDLE: "idle", LISTENING: "listening", FOLLOW_UP: "listening", THINKING: "thinking", SPEAKING: "speaking",
+          CLAIMING: "idle"}
 DRAIN_TIMEOUT_S = 600.0
 CONTROL_QUEUE = 64  # a few events per turn; never full in practice
 
@@ -45,6 +48,8 @@ class Listening:
     speech_started: bool = False
     turn: Turn | None = None  # with ``stream_audio``: the turn already taking the speech as it arrives
     ring: bool = False  # a window in a ring's pause, without the wake word: speech stops the ring
+    ruling: Ruling | None = None  # while claiming: which assistant answers this wake word
+    held: list[object] = field(default_factory=list)  # endpointer events while claiming, handled once won
 
 
 class Assistant:
@@ -64,11 +69,14 @@ class Assistant:
         on_turn: Callable[[Turn, TurnResult], None] = lambda turn, result: None,
         on_close: Callable[[], None] = lambda: None,
         interjections: Interjections | None = None,
+        arbiter: WakeArbiter | None = None,
     ) -> None:
         self.source, self.detector, self.endpointer = source, detector, endpointer
         self.stages, self.announcer, self.latency = stages, announcer, latency
         self.settings = settings
         self.pinger = pinger
+        self.arbiter: WakeArbiter = arbiter or SoloArbiter()
+        self.meter = LevelMeter()
         self._on_first_frame = on_first_frame
         self.on_turn = on_turn
         self._on_close = on_close
@@ -135,11 +143,11 @@ class Assistant:
         ringer = self.stages.ringer
         if ringer is not None:
             ringer.tick(self.state == IDLE)
-        if self.state in (IDLE, LISTENING, FOLLOW_UP) and self._muted():
+        if self.state in (IDLE, LISTENING, FOLLOW_UP, CLAIMING) and self._muted():
             self._while_muted()
             self._interject()
             return
-        listening = self.state in (LISTENING, FOLLOW_UP)
+        self.meter.feed(frame)
         if self.state == IDLE:  # the endpointer keeps the pre-roll and the VAD's noise floor, and sees the wake phrase
             self.endpointer.feed(frame)
         heard = self.detector.detect(frame)
@@ -147,11 +155,16 @@ class Assistant:
             log.info("wake word: the ring is stopped")
         if heard and (self.state == IDLE or self._in_ring_window()):
             log.info("wake word")
-            self._listen(wake=True, after_phrase=True)
+            self._listen(wake=True, after_phrase=True, ruling=self._claim(in_conversation=False))
         elif heard and self.state in (THINKING, SPEAKING):
+            self._claim(in_conversation=True)
             self._barge_in()
-        elif listening:
+        elif self.state in (LISTENING, FOLLOW_UP, CLAIMING):
+            if heard and self.state != CLAIMING:  # the wake word again while it listens: it keeps the conversation
+                self._claim(in_conversation=True)
             self._feed_endpointer(frame)
+            if self.state == CLAIMING:
+                self._poll_ruling()
         self._listen_in_ring_pause()
         self._interject()
 
@@ -212,6 +225,41 @@ class Assistant:
             self._to_idle()
         return True
 
+    # ---- wake arbitration ---------------------------------------------------------------
+    def _claim(self, in_conversation: bool) -> Ruling:
+        """Tell the other assistants how well this one heard the wake word; never raises."""
+        evidence = WakeEvidence(self.meter.level_db(), float(getattr(self.detector, "score", 1.0) or 0.0))
+        try:
+            return self.arbiter.claim(evidence, in_conversation)
+        except Exception as err:
+            log.warning("wake arbitration failed (%s): answering alone", err)
+            return Decided(True)
+
+    def _poll_ruling(self) -> None:
+        """While claiming: once decided, listen on (won, replaying what the endpointer saw) or go quietly idle."""
+        listening = self.listening
+        if listening is None or listening.ruling is None:
+            return
+        try:
+            won = listening.ruling.outcome(self._frame_mono)
+        except Exception as err:
+            log.warning("wake arbitration failed (%s): answering alone", err)
+            won = True
+        if won is None:
+            return
+        listening.ruling = None
+        if not won:
+            self._to_idle()
+            return
+        listening.record.mark("arbitration", self._frame_mono)
+        self._set_state(LISTENING)
+        held, listening.held = listening.held, []
+        if any(isinstance(e, Utterance) for e in held):  # the whole command arrived while claiming
+            held = [e for e in held if not isinstance(e, SpeechStart)]
+        for event in held:
+            if self.listening is listening:
+                self._on_endpoint(listening, event)
+
     def _feed_endpointer(self, frame: Samples) -> None:
         listening = self.listening
         assert listening is not None
@@ -222,6 +270,13 @@ class Assistant:
                 log.info("speech in the ring's pause: the ring is stopped")
         if listening.turn is not None and listening.turn.live is not None:
             listening.turn.live.append(frame)
+        if self.state == CLAIMING:
+            if event is not None:
+                listening.held.append(event)
+            return
+        self._on_endpoint(listening, event)
+
+    def _on_endpoint(self, listening: Listening, event: object) -> None:
         if isinstance(event, SpeechStart):
             listening.speech_started = True
             listening.record.mark("speech_start", self._mono(event.t))
@@ -245,8 +300,12 @@ class Assistant:
             self._to_idle()
 
     # ---- transitions --------------------------------------------------------------------
-    def _listen(self, wake: bool, follow_up_s: float | None = None, after_phrase: bool = False) -> None:
-        """``after_phrase``: a spoken wake word was heard; the command is the speech after its phrase."""
+    def _listen(self, wake: bool, follow_up_s: float | None = None, after_phrase: bool = False,
+                ruling: Ruling | None = None) -> None:
+        """``after_phrase``: a spoken wake word was heard; the command is the speech after its phrase.
+        ``ruling``: the claim of this wake word among the assistants on the broker (None: answer alone)."""
+        if ruling is not None and ruling.outcome(self._frame_mono) is False:
+            return  # another assistant already took this wake word
         record = LatencyRecord(next(self._ids))
         if wake:
             record.mark("wake", self._frame_mono)
@@ -256,6 +315,10 @@ class Assistant:
             self.endpointer.start(self.stream_t, after_wake=True)
         else:
             self.endpointer.start(self.stream_t)
+        if ruling is not None and ruling.outcome(self._frame_mono) is None:
+            self.listening.ruling = ruling
+            self._set_state(CLAIMING)
+            return
         self._set_state(FOLLOW_UP if follow_up_s is not None else LISTENING)
 
     def _start_turn(self, samples: Samples, record: LatencyRecord) -> None:

@@ -22,6 +22,7 @@ from assistant.errors import AssistantError
 from assistant.protocols import AudioSource, Bus, Engine, Message, ToolCall, Tts
 from assistant.service.actions import ActionRunner
 from assistant.service.adapters import TimedBus, TimedEngine, grammar_start, latency_sensor, model_start
+from assistant.service.arbitration import WakeArbiter
 from assistant.service.latency import FILE_NAME, LatencyLog
 from assistant.service.loop import Assistant
 from assistant.service.ports import (
@@ -61,6 +62,7 @@ class Parts:
     interjections: Interjections | None = None  # announcements, spoken while idle
     system_prompt: str = ""  # '' = config.model.system_prompt
     ringer: Ringer | None = None  # timers and alarms (``assistant.clock``)
+    arbiter: WakeArbiter | None = None  # several assistants on one broker: which one answers a wake word
 
 
 class NoDevicesBus:
@@ -107,6 +109,7 @@ def build_assistant(
         on_first_frame=lambda: _ready(notifier),
         on_close=lambda: _close_all(parts.closers),
         interjections=parts.interjections,
+        arbiter=parts.arbiter,
     )
 
 
@@ -270,4 +273,5 @@ def real_parts(config: Config, source: AudioSource | None, status: Callable[[str
         interjections=everyday.announcements,
         system_prompt=config.model.system_prompt,
         ringer=ringer,
+        arbiter=getattr(home, "arbiter", None),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 from tests.conftest import run_cli
 
@@ -83,3 +84,27 @@ def test_empty_broker_says_how_to_fix_it(tmp_path, broker: Broker):
     result = run_cli("-c", config_file(tmp_path, broker), "devices", "mqtt", "--wait", "0.3", timeout=60)
     assert result.returncode == 0
     assert result.stdout.startswith("No devices found. Check mqtt.discovery_prefix")
+
+
+def test_the_house_view_lists_the_assistants_on_the_broker_with_their_rooms(tmp_path, home_broker: Broker):
+    from assistant.home import open_home
+
+    kitchen = open_home(home_broker.config(client_id="kitchen", area="Kitchen"))
+    bedroom = open_home(home_broker.config(client_id="bedroom", area="Bedroom"))
+    deadline = time.monotonic() + 5
+    while not kitchen.presence.peers_online() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    bedroom.close()  # it said goodbye: seen, offline
+    try:
+        cfg = config_file(tmp_path, home_broker, 'client_id = "kitchen"\n')
+        result = run_cli("-c", cfg, "devices", "mqtt", "--house", "--json", "--wait", "0.3", timeout=60)
+        assert result.returncode == 0, result.stderr
+        rows = {r["id"]: r for r in json.loads(result.stdout)}
+        assert {k: (r["area"], r["online"], r["this_config"]) for k, r in rows.items()} == {
+            "kitchen": ("Kitchen", "yes", True), "bedroom": ("Bedroom", "no", False)}
+        text = run_cli("-c", cfg, "devices", "mqtt", "--wait", "0.3", timeout=60).stdout
+        assert "Assistants on this broker (2):" in text
+        assert re.search(r"^kitchen \(this config\)\s+Kitchen\s+yes\s+yes", text, re.M)
+        assert re.search(r"^bedroom\s+Bedroom\s+no\s+yes", text, re.M)
+    finally:
+        kitchen.close()

@@ -110,7 +110,6 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("bench engine", "--peer-only", "needs --peer, and --peer-rounds at least 1")
     cache = Path(args.cache_dir).expanduser() if args.cache_dir else graph_cache_dir(config)
     _prebuild(root, cfg, cache)
-    _say(f"loading {root} ({threads} threads)")
     report = Report(f"Engine benchmark: {root.name} ({cfg.decoder_precision}, {threads} threads)")
     report.add("model", str(root))
     report.add("threads", threads)
@@ -122,6 +121,7 @@ def _run(args: argparse.Namespace) -> int:
         peer.add_rows(report, runs, gguf, _target)
         if args.peer_only:
             return report.emit(args.json)
+    _say(f"loading {root} ({threads} threads)")
     # the model is passed without keeping a reference here, so measure() can free it before the thread sweep
     decoder_path = measure(_load(root, cfg, cache), args.steps, threads, report, cache, build_ple=not args.no_ple_store)
     if args.compare and decoder_path != src:

@@ -12,13 +12,13 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.slow
 
 RATIOS = ("decode_to_ceiling_ratio", "overhead_ms_per_step", "ttft_prefix_ratio", "peak_rss_mb", "ple_resident_mb",
-          "eos_to_first_token_ratio_10s_1s", "max_free_tokens_per_command", "busy_core_decode_ratio")
+          "eos_to_first_token_ratio_10s_1s", "max_free_tokens_per_command", "busy_core_vs_1_thread_ratio")
 FIGURES = ("read_bandwidth_gb_s", "bytes_per_token_mb", "decode_tok_s", "decode_ceiling_tok_s", "prefill_tok_s",
            "ttft_none_s", "ttft_400_s", "ttft_400_cached_s", "audio_encoder_s_per_audio_s", "eos_to_first_token_1s_s",
            "eos_to_first_token_3s_s", "eos_to_first_token_10s_s", "decode_tok_s_1_threads", "decode_tok_s_2_threads",
            "iobinding_decode_tok_s", "bare_step_ms", "plain_step_ms", "ttft_400_first_turn_s",
            "batch_eos_to_first_token_10s_s", "batch_eos_to_first_token_ratio_10s_1s", "busy_core_decode_tok_s",
-           "busy_core_quiet_tok_s")
+           "busy_core_quiet_tok_s", "busy_core_decode_ratio", "busy_core_vs_2_threads_ratio")
 
 
 def _bench(model: Path, cache: Path, home: Path, *extra: str) -> dict:
@@ -53,6 +53,9 @@ def test_bench_engine_json_reports_every_figure(perf_tiny_audio_q4, tmp_path, cl
     assert data["bytes_per_token_mb"] > data["decoder_weight_mb"] > 0
     assert data["decode_ceiling_tok_s"] == pytest.approx(data["read_bandwidth_gb_s"] * 1e3 / data["bytes_per_token_mb"])
     assert data["busy_core_decode_ratio"] == pytest.approx(data["busy_core_decode_tok_s"] / data["busy_core_quiet_tok_s"])
+    # re-based: against quiet 1-thread decode (the target) and quiet 2-thread decode (for reference)
+    assert data["busy_core_vs_1_thread_ratio"] == pytest.approx(data["busy_core_decode_tok_s"] / data["decode_tok_s_1_threads"])
+    assert data["busy_core_vs_2_threads_ratio"] == pytest.approx(data["busy_core_decode_tok_s"] / data["decode_tok_s_2_threads"])
 
 
 def test_bench_engine_table_and_unoptimised_run(perf_tiny_audio_q4, tmp_path, clean_home) -> None:

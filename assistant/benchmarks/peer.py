@@ -1,0 +1,161 @@
+"""``assistant bench engine --peer llama.cpp``: the engine and llama.cpp side by side, in the same run.
+
+Each measurement runs in a child process of its own (spawned fresh, so each peak RSS is that side's
+alone): engine, peer, engine, peer (``rounds`` pairs), at the same thread count, on the same prompt
+token ids (the engine's rendering of a ~``prefill_tokens``-token system prompt and a command). Each
+child warms up, prefills the prompt (timed), then decodes ``steps`` greedy tokens one at a time (the
+median step is the decode speed). The better round of each side is kept, so both get the same
+treatment under a shared machine's load; the ratios are engine / peer.
+
+The peer is llama.cpp through ``llama-cpp-python``, which must be built for this CPU
+(``GGML_NATIVE=ON``, see ``scripts/setup``): :func:`check_native` compares the CPU features the
+loaded library was compiled with (``llama_print_system_info``) against ``/proc/cpuinfo`` and refuses a
+generic build, which would not be a fair peer.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import platform
+import statistics
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.benchmarks import engine_probes as probes
+from assistant.config.schema import ModelConfig
+from assistant.engine.decoding.timings import now
+from assistant.engine.model import GemmaModel
+from assistant.errors import AssistantError
+
+PEERS = ("llama.cpp",)
+GGUF_HINT = "write one with 'python models/gguf_e2b.py MODEL_DIR OUT.gguf' and pass --peer-model OUT.gguf"
+SETUP_HINT = "build it for this CPU with scripts/setup --test (CMAKE_ARGS=-DGGML_NATIVE=ON)"
+
+# /proc/cpuinfo flag -> the name llama.cpp's system info gives the same feature (x86 and Arm)
+FEATURES = {"avx": "AVX", "avx2": "AVX2", "fma": "FMA", "f16c": "F16C", "bmi2": "BMI2", "avx_vnni": "AVX_VNNI",
+            "avx512f": "AVX512", "avx512_vnni": "AVX512_VNNI", "avx512_bf16": "AVX512_BF16",
+            "avx512vbmi": "AVX512_VBMI", "amx_int8": "AMX_INT8", "asimddp": "DOTPROD", "i8mm": "MATMUL_INT8",
+            "sve": "SVE"}
+
+
+def missing_features(system_info: str, cpu_flags: set[str]) -> list[str]:
+    """Features this CPU has (``cpu_flags``) that the llama.cpp build does not use (``system_info``)."""
+    enabled = {part.split("=")[0].strip() for part in system_info.replace("|", "\n").splitlines()
+               if part.strip().endswith("= 1")}
+    return sorted(name for flag, name in FEATURES.items() if flag in cpu_flags and name not in enabled)
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith(("flags", "Features")):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def check_native() -> str:
+    """The loaded llama.cpp's system info; ``AssistantError`` when it is missing or not built for this CPU."""
+    try:
+        import llama_cpp  # optional: only the peer benchmark needs it
+    except ImportError as exc:
+        raise AssistantError(f"--peer llama.cpp needs llama-cpp-python ({exc}); {SETUP_HINT}") from exc
+    info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
+    missing = missing_features(info, cpu_flags())
+    if missing:
+        raise AssistantError(f"llama.cpp here is a generic build without {', '.join(missing)} (this CPU has them): "
+                             f"not a fair peer; {SETUP_HINT}")
+    return info
+
+
+def prompt_ids(model: Any, prefill_tokens: int) -> list[int]:
+    pre = probes.prompt(model, probes._messages(system=probes.system_prompt(model, prefill_tokens)))
+    return [int(i) for i in pre.ids]
+
+
+def engine_child(root: str, cfg: ModelConfig, cache: str, steps: int, prefill_tokens: int) -> dict[str, Any]:
+    """In a fresh process: load the engine (text only), prefill, decode; speeds and this process's peak RSS."""
+    model = GemmaModel.load(Path(root), cfg, audio=False, graph_cache=Path(cache), progress=None)
+    dec = model.decoder
+    probes.decode_steps(model, dec, 2)  # warm-up
+    pre = probes.prompt(model, probes._messages(system=probes.system_prompt(model, prefill_tokens)))
+    best = float("inf")
+    for _ in range(2):
+        start = now()
+        dec.forward(pre.embeds, pre.ple, dec.empty_cache())
+        best = min(best, now() - start)
+    run = probes.decode_steps(model, dec, steps)
+    return {"prefill_tok_s": len(pre.ids) / best, "decode_tok_s": 1000 / probes.median_ms(run.step_s),
+            "prompt_tokens": len(pre.ids), "ids": [int(i) for i in pre.ids],
+            "peak_rss_mb": probes.peak_rss_bytes() / 1e6}
+
+
+def peer_child(gguf: str, ids: list[int], threads: int, steps: int) -> dict[str, Any]:
+    """In a fresh process: llama.cpp on the same token ids, prefill then greedy decode, one token per eval."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(gguf, n_ctx=len(ids) + steps + 16, n_batch=512, n_threads=threads,
+                          n_threads_batch=threads, verbose=False)
+    llm.eval(ids[:8])  # warm-up
+    best = float("inf")
+    for _ in range(2):
+        llm.reset()
+        start = now()
+        llm.eval(ids)
+        best = min(best, now() - start)
+    step_s = []
+    for _ in range(steps):
+        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        start = now()
+        llm.eval([token])
+        step_s.append(now() - start)
+    return {"prefill_tok_s": len(ids) / best, "decode_tok_s": 1 / statistics.median(step_s),
+            "prompt_tokens": len(ids), "peak_rss_mb": probes.peak_rss_bytes() / 1e6}
+
+
+def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        result: dict[str, Any] = pool.submit(fn, *args).result()
+        return result
+
+
+def side_by_side(root: Path, cfg: ModelConfig, cache: Path, gguf: Path, steps: int, rounds: int = 2,
+                 prefill_tokens: int = 400, say: Any = print) -> dict[str, list[dict[str, Any]]]:
+    """``rounds`` pairs of (engine, peer) children, alternating; every round's figures per side."""
+    if not gguf.is_file():
+        raise AssistantError(f"{gguf}: no GGUF here; {GGUF_HINT}")
+    check_native()
+    runs: dict[str, list[dict[str, Any]]] = {"engine": [], "peer": []}
+    for n in range(rounds):
+        say(f"side by side, round {n + 1}/{rounds}: engine ({cfg.threads} threads, own process)")
+        runs["engine"].append(_in_child(engine_child, str(root), cfg, str(cache), steps, prefill_tokens))
+        say(f"side by side, round {n + 1}/{rounds}: llama.cpp on {gguf.name} ({cfg.threads} threads, own process)")
+        ids = runs["engine"][-1].pop("ids")
+        runs["peer"].append(_in_child(peer_child, str(gguf), ids, cfg.threads, steps))
+    return runs
+
+
+def add_rows(report: Any, runs: dict[str, list[dict[str, Any]]], gguf: Path, target: Any) -> None:
+    """Both sides' best figures, their ratios (engine / peer) with targets, and the method."""
+    best = {side: {"prefill_tok_s": max(r["prefill_tok_s"] for r in rs), "decode_tok_s": max(r["decode_tok_s"] for r in rs),
+                   "peak_rss_mb": max(r["peak_rss_mb"] for r in rs)} for side, rs in runs.items()}
+    tokens = runs["engine"][0]["prompt_tokens"]
+    report.add("peer", "llama.cpp")
+    report.add("peer_model", str(gguf))
+    report.add("peer_build", check_native().replace("\n", " "), label=f"peer build ({platform.machine()})")
+    report.add("peer_rounds", len(runs["engine"]), label="engine, peer alternations (each in its own process)")
+    for side, name in (("engine", "engine"), ("peer", "llama.cpp")):
+        report.add(f"{side}_side_prefill_tok_s", best[side]["prefill_tok_s"], "tok/s",
+                   label=f"side by side: {name} prefill ({tokens} tokens)")
+        report.add(f"{side}_side_decode_tok_s", best[side]["decode_tok_s"], "tok/s",
+                   label=f"side by side: {name} decode")
+        report.add(f"{side}_side_peak_rss_mb", best[side]["peak_rss_mb"], "MB",
+                   label=f"side by side: {name} peak RSS (text only, own process)")
+    target(report, "decode_vs_peer", best["engine"]["decode_tok_s"] / best["peer"]["decode_tok_s"], "x", ">=", 1.0,
+           "decode, engine / llama.cpp (same run)")
+    target(report, "prefill_vs_peer", best["engine"]["prefill_tok_s"] / best["peer"]["prefill_tok_s"], "x", ">=", 1.0,
+           "prefill, engine / llama.cpp (same run)")
+    report.add("peak_rss_vs_peer", best["engine"]["peak_rss_mb"] / best["peer"]["peak_rss_mb"], "x",
+               label="peak RSS, engine / llama.cpp (lower is better)")

@@ -10,6 +10,7 @@ from typing import Any
 from assistant.config import load_config
 from assistant.errors import AssistantError
 from assistant.service.loop import FOLLOW_UP, IDLE, Assistant
+from assistant.service.native import require_native_libraries
 from assistant.service.runner import serve
 from assistant.service.sdnotify import Notifier
 from assistant.service.turn import Turn, TurnResult
@@ -38,6 +39,7 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     notifier = Notifier()
     notifier.status("Starting")
+    require_native_libraries()  # a crash while loading one names the library instead of killing us silently
     source = None
     if args.wav:
         source = TurnWavSource(args.wav, block_ms=config.audio.block_ms, realtime=not args.fast)

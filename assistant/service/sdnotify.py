@@ -42,7 +42,9 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._sock.sendto("\n".join(fields).encode(), self.address)
+            # Never block: with systemd (or a test) not reading, a full queue drops the message instead of
+            # stalling the main loop (whose stall the watchdog exists to catch).
+            self._sock.sendto("\n".join(fields).encode(), socket.MSG_DONTWAIT, self.address)
             return True
         except OSError as err:
             if not self._warned:

@@ -129,3 +129,16 @@ def test_stuck_engine_abandons_the_turn_and_withholds_the_watchdog(tmp_path, not
     assert received.count("WATCHDOG=1") == assistant.pinger.pings  # every ping went out on the socket
     assert marks["pings"] >= 2  # while listening and for the first 0.3 s of the turn
     assert assistant.pinger.pings == marks["pings"]  # 0.6 s of audio after the turn was abandoned: no ping
+
+
+def test_a_full_notify_queue_drops_messages_instead_of_blocking(notify):
+    """Nobody reads the socket: sends fail (and are counted as not sent) but never stall the caller."""
+    n = Notifier({"NOTIFY_SOCKET": notify.env_value})
+    results: list[bool] = []
+    sender = threading.Thread(target=lambda: results.extend(n.watchdog() for _ in range(5000)), daemon=True)
+    sender.start()
+    sender.join(120)
+    assert not sender.is_alive(), "a send blocked on the full queue"
+    assert len(results) == 5000 and not all(results)
+    assert notify.receive(0.2).count("WATCHDOG=1") == sum(results)
+    n.close()

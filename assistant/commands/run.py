@@ -13,6 +13,7 @@ from assistant.config.validate import require_valid
 from assistant.errors import UsageError
 from assistant.service.latency import LatencyLog
 from assistant.service.loop import FOLLOW_UP, IDLE, Assistant
+from assistant.service.native import require_native_libraries
 from assistant.service.runner import serve
 from assistant.service.sdnotify import Notifier
 from assistant.service.turn import Turn, TurnResult
@@ -43,6 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     require_valid(config)
     notifier = Notifier()
     notifier.status("Starting")
+    require_native_libraries()  # a crash while loading one names the library instead of killing us silently
     source = None
     if args.wav:
         source = TurnWavSource(args.wav, block_ms=config.audio.block_ms, realtime=not args.fast,

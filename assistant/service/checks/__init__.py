@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from assistant.config import Config
+from assistant.service import native
 from assistant.service.checks import audio, model, network, system
 from assistant.service.doctor import FAIL, OK, SKIP, WARN, Check, Result
 
@@ -32,6 +33,7 @@ PLUGIN_MODULES = (
 def builtin_checks() -> list[Check]:
     return [
         Check("cpu", system.cpu),
+        Check("native libraries", native.doctor_check),
         Check("memory", system.memory),
         Check("hardware profile", system.hardware_profile),
         Check("disk", system.disk),

@@ -16,40 +16,26 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import cast
 
 from assistant.config.schema import ServiceConfig
 from assistant.logs import RateLimitedLog
 from assistant.protocols import SAMPLE_RATE, AudioSource, LiveAudio, Message, Samples
-from assistant.service.arbitration import Decided, LevelMeter, Ruling, SoloArbiter, WakeArbiter, WakeEvidence
+from assistant.service import claiming, states
+from assistant.service.arbitration import LevelMeter, Ruling, SoloArbiter, WakeArbiter
+from assistant.service.idle import Interjector, ring_pause_s, stop_ring
 from assistant.service.latency import LatencyLog, LatencyRecord
 from assistant.service.ports import Announcer, Endpointer, Interjections, NoSpeech, SpeechStart, Utterance, WakeDetector
 from assistant.service.sdnotify import WatchdogPinger
+from assistant.service.states import CLAIMING, FOLLOW_UP, IDLE, LISTENING, SPEAKING, THINKING, Listening, is_muted, publish_status
 from assistant.service.tones import no_speech_tone
 from assistant.service.turn import Stages, Turn, TurnResult
+from assistant.service.worker import TurnWorker
 
 log = logging.getLogger("assistant.loop")
 
-IDLE, LISTENING, FOLLOW_UP, THINKING, SPEAKING = "idle", "listening", "follow_up", "thinking", "speaking"
-CLAIMING = "claiming"  # woken, buffering the command while other assistants' wake claims may arrive
-STATUS = {IDLE: "idle", LISTENING: "listening", FOLLOW_UP: "listening", THINKING: "thinking", SPEAKING: "speaking",
-          CLAIMING: "idle"}
 DRAIN_TIMEOUT_S = 600.0
 CONTROL_QUEUE = 64  # a few events per turn; never full in practice
-
-
-@dataclass
-class Listening:
-    """Where the current listening phase stands."""
-
-    record: LatencyRecord
-    follow_up_until: float | None = None  # stream time; None after a wake word
-    speech_started: bool = False
-    turn: Turn | None = None  # with ``stream_audio``: the turn already taking the speech as it arrives
-    ring: bool = False  # a window in a ring's pause, without the wake word: speech stops the ring
-    ruling: Ruling | None = None  # while claiming: which assistant answers this wake word
-    held: list[object] = field(default_factory=list)  # endpointer events while claiming, handled once won
 
 
 class Assistant:
@@ -91,13 +77,11 @@ class Assistant:
         self._frame_mono = time.monotonic()
         self._ids = itertools.count(1)
         self._control: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=CONTROL_QUEUE)
-        self._turns: queue.Queue[Turn | None] = queue.Queue(maxsize=1)
-        self._worker = threading.Thread(target=self._engine_thread, name="engine", daemon=True)
+        self._worker = TurnWorker(self.stopping, lambda turn, result: self._post("done", (turn, result)))
         self._announce_errors = RateLimitedLog(log)
         self._closed = False
-        self._busy_since: float | None = None  # when the engine thread took its current turn
         self.interjections = interjections  # what the assistant says unasked (announcements), when idle
-        self._interjecting = False
+        self._interjector = Interjector()
 
     # ---- public -------------------------------------------------------------------------
     def run(self) -> None:
@@ -143,7 +127,7 @@ class Assistant:
         ringer = self.stages.ringer
         if ringer is not None:
             ringer.tick(self.state == IDLE)
-        if self.state in (IDLE, LISTENING, FOLLOW_UP, CLAIMING) and self._muted():
+        if self.state in (IDLE, LISTENING, FOLLOW_UP, CLAIMING) and is_muted(self.announcer):
             self._while_muted()
             self._interject()
             return
@@ -151,9 +135,10 @@ class Assistant:
         if self.state == IDLE:  # the endpointer keeps the pre-roll and the VAD's noise floor, and sees the wake phrase
             self.endpointer.feed(frame)
         heard = self.detector.detect(frame)
-        if heard and ringer is not None and ringer.stop():
-            log.info("wake word: the ring is stopped")
-        if heard and (self.state == IDLE or self._in_ring_window()):
+        if heard:
+            stop_ring(ringer, "wake word")
+        in_ring_window = self.state == FOLLOW_UP and self.listening is not None and self.listening.ring
+        if heard and (self.state == IDLE or in_ring_window):
             log.info("wake word")
             self._listen(wake=True, after_phrase=True, ruling=self._claim(in_conversation=False))
         elif heard and self.state in (THINKING, SPEAKING):
@@ -169,40 +154,21 @@ class Assistant:
         self._interject()
 
     def _listen_in_ring_pause(self) -> None:
-        """Idle in a pause of a ring: listen without the wake word for the rest of the pause (a follow-up
-        window), so that "stop" (any speech) ends the ring; the next cycle plays when the window closes."""
-        ringer = self.stages.ringer
-        if ringer is None or self.state != IDLE or self.turn is not None or self._interjecting:
-            return
-        pause_s = ringer.pause_left_s()
+        """Idle in a pause of a ring: listen without the wake word for the rest of the pause (see ``idle``)."""
+        pause_s = ring_pause_s(self.stages.ringer, self.state == IDLE and self.turn is None and not self._interjector.active)
         if pause_s > 0:
             self._listen(wake=False, follow_up_s=pause_s)
             assert self.listening is not None
             self.listening.ring = True
 
-    def _in_ring_window(self) -> bool:
-        return self.state == FOLLOW_UP and self.listening is not None and self.listening.ring
-
     def _interject(self) -> None:
-        """Idle: speak what waits unasked (an announcement) as SPEAKING, back to idle when it has played;
-        the wake word interrupts it like a reply. Never during a turn, listening or a follow-up."""
-        if self._interjecting:
-            if self.state != SPEAKING:
-                self._interjecting = False
-            elif not self.stages.player.speaking:
-                self._interjecting = False
-                self.detector.gate(False)
-                self._to_idle()
-            return
-        if self.interjections is None or self.state != IDLE or self.turn is not None:
-            return
-        job = self.interjections.next_job()
-        if job is None:
-            return
-        self._interjecting = True
-        self.detector.gate(True)
-        self.stages.player.play(job)
-        self._set_state(SPEAKING)
+        """Idle: speak what waits unasked (an announcement) as SPEAKING, back to idle when it has played."""
+        step = self._interjector.poll(self.interjections, self.stages.player, self.detector,
+                                      idle=self.state == IDLE and self.turn is None, speaking=self.state == SPEAKING)
+        if step == "finished":
+            self._to_idle()
+        elif step == "started":
+            self._set_state(SPEAKING)
 
     def _while_muted(self) -> None:
         """Muted (from MQTT): no wake-word detection and no listening; a reply already under way finishes."""
@@ -213,8 +179,7 @@ class Assistant:
     def _engine_stuck(self) -> bool:
         """A turn past ``service.turn_timeout_s``: abandon it; while the engine thread stays stuck,
         withhold the watchdog so systemd restarts the service."""
-        since = self._busy_since
-        if since is None or self._frame_mono - since <= self.settings.turn_timeout_s:
+        if not self._worker.overdue(self._frame_mono, self.settings.turn_timeout_s):
             return False
         if self.turn is not None:
             log.error("turn %d is still running after %g s: abandoning it", self.turn.id, self.settings.turn_timeout_s)
@@ -227,38 +192,19 @@ class Assistant:
 
     # ---- wake arbitration ---------------------------------------------------------------
     def _claim(self, in_conversation: bool) -> Ruling:
-        """Tell the other assistants how well this one heard the wake word; never raises."""
-        evidence = WakeEvidence(self.meter.level_db(), float(getattr(self.detector, "score", 1.0) or 0.0))
-        try:
-            return self.arbiter.claim(evidence, in_conversation)
-        except Exception as err:
-            log.warning("wake arbitration failed (%s): answering alone", err)
-            return Decided(True)
+        return claiming.claim(self.arbiter, self.meter, self.detector, in_conversation)
 
     def _poll_ruling(self) -> None:
         """While claiming: once decided, listen on (won, replaying what the endpointer saw) or go quietly idle."""
         listening = self.listening
-        if listening is None or listening.ruling is None:
-            return
-        try:
-            won = listening.ruling.outcome(self._frame_mono)
-        except Exception as err:
-            log.warning("wake arbitration failed (%s): answering alone", err)
-            won = True
-        if won is None:
-            return
-        listening.ruling = None
-        if not won:
+        won = claiming.settle(listening, self._frame_mono) if listening is not None else None
+        if won is False:
             self._to_idle()
-            return
-        listening.record.mark("arbitration", self._frame_mono)
-        self._set_state(LISTENING)
-        held, listening.held = listening.held, []
-        if any(isinstance(e, Utterance) for e in held):  # the whole command arrived while claiming
-            held = [e for e in held if not isinstance(e, SpeechStart)]
-        for event in held:
-            if self.listening is listening:
-                self._on_endpoint(listening, event)
+        elif won and listening is not None:
+            self._set_state(LISTENING)
+            for event in claiming.take_held(listening):
+                if self.listening is listening:
+                    self._on_endpoint(listening, event)
 
     def _feed_endpointer(self, frame: Samples) -> None:
         listening = self.listening
@@ -266,8 +212,7 @@ class Assistant:
         event = self.endpointer.feed(frame)
         if listening.ring and isinstance(event, (SpeechStart, Utterance)) and self.stages.ringer is not None:
             listening.ring = False
-            if self.stages.ringer.stop():
-                log.info("speech in the ring's pause: the ring is stopped")
+            stop_ring(self.stages.ringer, "speech in the ring's pause")
         if listening.turn is not None and listening.turn.live is not None:
             listening.turn.live.append(frame)
         if self.state == CLAIMING:
@@ -311,10 +256,7 @@ class Assistant:
             record.mark("wake", self._frame_mono)
         until = self.stream_t + follow_up_s if follow_up_s is not None else None
         self.listening = Listening(record, follow_up_until=until)
-        if after_phrase:
-            self.endpointer.start(self.stream_t, after_wake=True)
-        else:
-            self.endpointer.start(self.stream_t)
+        self.endpointer.start(self.stream_t, after_wake=True) if after_phrase else self.endpointer.start(self.stream_t)
         if ruling is not None and ruling.outcome(self._frame_mono) is None:
             self.listening.ruling = ruling
             self._set_state(CLAIMING)
@@ -325,7 +267,7 @@ class Assistant:
         turn = self._new_turn(samples, record)
         self.turn, self.listening = turn, None
         self._set_state(THINKING)
-        self._queue(turn)
+        self._worker.put(turn)
 
     def _start_live_turn(self, listening: Listening) -> None:
         """At the start of speech: the turn begins on the engine thread, fed the speech as it arrives."""
@@ -333,7 +275,7 @@ class Assistant:
         for frame in self.endpointer.speech():
             live.append(frame)
         listening.turn = self._new_turn(live, listening.record)
-        self._queue(listening.turn)
+        self._worker.put(listening.turn)
 
     def _end_live_turn(self, turn: Turn, keep: int) -> None:
         """At the end of speech: the live turn's audio is complete (the utterance's ``keep`` samples: the
@@ -347,15 +289,6 @@ class Assistant:
         history = [m for turn in self.history for m in turn]
         turn = Turn(record.turn, samples, history, self.stages, record, on_speaking=lambda: self._post("speaking", turn))
         return turn
-
-    def _queue(self, turn: Turn) -> None:
-        try:
-            self._turns.put_nowait(turn)
-        except queue.Full:  # a stale, cancelled turn still waits: replace it
-            stale = self._turns.get_nowait()
-            if stale is not None:
-                self._post("done", (stale, TurnResult("cancelled")))
-            self._turns.put_nowait(turn)
 
     def _barge_in(self) -> None:
         log.info("wake word while %s: interrupting", self.state)
@@ -404,20 +337,11 @@ class Assistant:
         log.debug("%s -> %s", self.state, state)
         self.state = state
         self.transitions.append(state)
-        if STATUS[state] != STATUS[self.transitions[-2]]:
+        if states.STATUS[state] != states.STATUS[self.transitions[-2]]:
             self._announce(state)
 
     def _announce(self, state: str) -> None:
-        try:
-            self.announcer.set_status(STATUS[state])
-        except Exception as err:
-            self._announce_errors.warning("cannot publish the status: %s", err)
-
-    def _muted(self) -> bool:
-        try:
-            return bool(self.announcer.muted)
-        except Exception:
-            return False
+        publish_status(self.announcer, state, self._announce_errors)
 
     def _mono(self, t: float) -> float:
         """Stream time to the monotonic clock, through the newest frame's arrival."""
@@ -445,24 +369,6 @@ class Assistant:
             elif kind == "listen" and self.state in (IDLE, FOLLOW_UP):
                 self._listen(wake=True)
 
-    def _engine_thread(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                turn = self._turns.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if turn is None:
-                return
-            self._busy_since = time.monotonic()
-            try:
-                result = TurnResult("cancelled") if turn.cancelled.is_set() else turn.run()
-            except Exception as err:  # a stage failed outside the engine: never leave the loop "thinking"
-                log.error("turn %d failed: %s", turn.id, err or type(err).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
-                turn.cancel()
-                result = TurnResult("failed")
-            self._busy_since = None
-            self._post("done", (turn, result))
-
     def _drain(self) -> None:
         """The audio ended (``run --wav``): let the current turn finish, then return."""
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
@@ -482,7 +388,7 @@ class Assistant:
         self._drop_live_turn()
         if self.turn is not None:
             self.turn.cancel()
-        for step in (self.stages.player.stop, lambda: self._worker.join(0.5) if self._worker.is_alive() else None,
+        for step in (self.stages.player.stop, lambda: self._worker.join(0.5),
                      lambda: self.stages.actions.close(0.3), self.stages.player.close, self.source.close,
                      self._on_close):
             try:

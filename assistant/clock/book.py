@@ -35,6 +35,7 @@ class Ring:
     late_s: float
     text: str
     language: str = "en"  # the language ``text`` is in
+    remote: bool = False  # another assistant's timer (``timers.ring_everywhere``): rung here, never published
 
     @property
     def repeat(self) -> bool:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from assistant.clock.book import ClockBook, Ring
+from assistant.clock.everywhere import RemoteRings
 from assistant.clock.store import ClockState
 
 
@@ -42,10 +43,12 @@ def _iso(epoch: float | None) -> str | None:
 class ClockEntities:
     """Publishes the book's state and rings; ``components()`` joins the announcer's discovery config."""
 
-    def __init__(self, book: ClockBook, link: Link | None, root: str, node: str) -> None:
+    def __init__(self, book: ClockBook, link: Link | None, root: str, node: str, ring_everywhere: bool = False) -> None:
         self.book, self.link, self.root, self.node = book, link, root, node
         self.state_topic = f"{root}/timers"
         self.event_topic = f"{root}/timer_event"
+        self.remote = RemoteRings(root.rsplit("/", 1)[0], self.event_topic,
+                                   lambda: book.reply_language() or book.default_language) if ring_everywhere else None
 
     def payload(self, state: ClockState | None = None) -> dict[str, Any]:
         state = state or self.book.state
@@ -73,18 +76,19 @@ class ClockEntities:
     # ---- the announcer's Extension: announced with the assistant's device, state retained ----------
 
     def subscriptions(self) -> set[str]:
-        return set()  # changes come from tools and `assistant timers`, not from MQTT commands
+        # changes come from tools and `assistant timers`, not from MQTT commands; other assistants' rings
+        return {self.remote.filter} if self.remote is not None else set()
 
     def states(self) -> dict[str, str]:
         return {self.state_topic: self._state_json()}
 
     def handle(self, topic: str, payload: bytes) -> bool:
-        return False
+        return self.remote is not None and self.remote.handle(topic, payload)
 
     def ring(self, rings: list[Ring]) -> None:
         if self.link is None or not self.link.connected:
             return
-        for ring in rings:
+        for ring in [r for r in rings if not r.remote]:
             event = {"event_type": "timer_finished" if ring.kind == "timer" else "alarm", "name": ring.name,
                      "late_s": round(ring.late_s)}
             self.link.publish(self.event_topic, json.dumps(event, separators=(",", ":")))

@@ -24,6 +24,7 @@ from assistant.service.speech import Multilingual
 log = logging.getLogger("assistant.clock")
 
 CHECK_EVERY_S = 0.25
+MAX_REMOTE_PENDING = 4  # other assistants' rings waiting for this one to be idle
 PUBLISH_EVERY_S = 5.0
 
 
@@ -69,6 +70,13 @@ class Ringer:
         self._next_cycle = 0.0
         self._playing = False
         self._errors = RateLimitedLog(log)
+        self._remote: list[Ring] = []  # other assistants' timers (``ring_remote``), rung when idle
+
+    def ring_remote(self, ring: Ring) -> None:
+        """Ring another assistant's timer here too (from the MQTT thread); dropped when too many wait."""
+        with self._lock:
+            if len(self._remote) < MAX_REMOTE_PENDING:
+                self._remote.append(ring)
 
     @property
     def ringing(self) -> bool:
@@ -85,7 +93,7 @@ class Ringer:
                 self._next_publish = now + PUBLISH_EVERY_S
                 self.on_tick()
             if idle and not self.rings:
-                self._start(self.book.due(), now)
+                self._start(self.book.due() + self._take_remote(), now)
         except Exception as err:  # a full disk or a broken file must never stop the audio loop
             self._errors.warning("cannot read or write the timers: %s", err or type(err).__name__)
         with self._lock:
@@ -120,13 +128,20 @@ class Ringer:
                 self._stop_locked()
             return was
 
+    def _take_remote(self) -> list[Ring]:
+        with self._lock:
+            remote, self._remote = self._remote, []
+        return remote
+
     def _start(self, rings: list[Ring], now: float) -> None:
         if not rings:
             return
         with self._lock:
             self.rings, self._started, self._next_cycle, self.cycles = rings, now, now, 0
+        own = [r for r in rings if not r.remote]  # another assistant's ring is its to publish
         try:
-            self.on_ring(rings)
+            if own:
+                self.on_ring(own)
         except Exception as err:
             log.warning("announcing the ring failed: %s", err)
 

@@ -35,7 +35,8 @@ def with_clock(config: Config, bus: Bus, home: Any = None, book: ClockBook | Non
     clock_bus = ClockBus(bus, ClockTools(book, timer_names(config)))
     if home is not None and config.mqtt.announce:
         announcer = home.announcer
-        clock_bus.entities = entities = ClockEntities(book, announcer.link, announcer.root, announcer.node)
+        clock_bus.entities = entities = ClockEntities(book, announcer.link, announcer.root, announcer.node,
+                                                         config.timers.ring_everywhere)
         announcer.extend(entities)
         book.listeners.append(entities.publish)
         if announcer.link is not None and announcer.link.connected:
@@ -50,6 +51,9 @@ def make_ringer(config: Config, bus: ClockBus, tts: Tts, player: Player) -> Ring
     if callable(reply_language):
         bus.clock.book.reply_language = reply_language
     entities = bus.entities
-    return Ringer(bus.clock.book, tts, player, config.timers.ring_max_s, config.timers.ring_pause_s,
+    ringer = Ringer(bus.clock.book, tts, player, config.timers.ring_max_s, config.timers.ring_pause_s,
                   on_ring=entities.ring if entities is not None else lambda rings: None,
                   on_tick=entities.publish if entities is not None else lambda: None)
+    if entities is not None and entities.remote is not None:
+        entities.remote.sink = ringer.ring_remote  # other assistants' timers ring here too
+    return ringer

@@ -239,6 +239,7 @@ class TimersConfig:
     names: str = opt("pasta,rice,eggs,tea,pizza,oven,bread,cake,laundry,nap,break",
                      "Names the model may give a timer, comma-separated (a closed set under the grammar)")
     require_clock_sync: bool = opt(True, "Refuse alarms while the system clock is not synchronised")
+    ring_everywhere: bool = opt(False, "Also ring the timers of the other assistants on the broker (their names, the same tone)")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from paho.mqtt.client import topic_matches_sub
+
 from assistant import __version__
 from assistant.config.schema import MqttConfig
 from assistant.home.presence import assistant_name
@@ -104,7 +106,9 @@ class Announcer:
         return {f"{self.root}/mute/set", f"{self.prefix}/status", *extra}
 
     def handles(self, topic: str) -> bool:
-        return topic in self.subscriptions() or topic == self.config_topic
+        subs = self.subscriptions()
+        return topic in subs or topic == self.config_topic \
+            or any(topic_matches_sub(f, topic) for f in subs if "+" in f or "#" in f)
 
     def handle(self, topic: str, payload: bytes) -> None:
         text = payload.decode("utf-8", "replace").strip()

@@ -55,7 +55,9 @@ class Satellite:
             f'[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {broker.port}\nclient_id = "{node}"\n'
             f'area = "{self.area}"\nmax_tool_devices = 1\narbitration_window_ms = {WINDOW_MS}\n'
             "state_echo_timeout_s = 0.3\nconnect_timeout_s = 3.0\n"
-            f'[service]\nstate_dir = "{self.dir / "state"}"\nfollow_up_s = 0.0\ntool_grammar = "force"\n')
+            f'[service]\nstate_dir = "{self.dir / "state"}"\nfollow_up_s = 0.0\ntool_grammar = "force"\n'
+            # the random tiny model's forced call must pick a device tool: the assistant's own tools are off
+            'own_tools = false\n[timers]\nenabled = false\n')
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "NOTIFY_", "WATCHDOG_"))}
         env["PYTHONPATH"] = str(ROOT)
         self.out, self.err = (self.dir / "stdout").open("w"), (self.dir / "stderr").open("w")

@@ -47,6 +47,10 @@ def test_llama_cpp_is_built_for_this_cpu_with_nothing_x86_specific():
     assert "-DGGML_NATIVE=ON" in flags
     assert not [f for f in flags if re.match(r"-DGGML_(AVX|AVX2|AVX512|FMA|F16C)=", f)]
     assert "--no-cache-dir" in setup and "--no-binary llama-cpp-python" in setup  # never pip's generic cached wheel
+    # AMX kernels crash in this llama.cpp: left out on x86_64 only (an Arm compiler rejects -mno-amx-*)
+    x86 = re.search(r'\[\[ \$arch == x86_64 \]\] && cflags="([^"]*)"', setup)
+    assert x86 is not None and set(x86.group(1).split()) == {"-mno-amx-tile", "-mno-amx-int8", "-mno-amx-bf16"}
+    assert 'CFLAGS="$cflags" CXXFLAGS="$cflags"' in setup
 
 
 def test_torch_pins_agree_between_setup_and_pyproject():

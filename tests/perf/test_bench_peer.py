@@ -30,6 +30,14 @@ def test_a_generic_build_misses_what_the_cpu_has() -> None:
     assert peer.missing_features("CPU : NEON = 1 | ARM_FMA = 1 |", {"asimd", "asimddp"}) == ["DOTPROD"]
 
 
+def test_amx_is_not_asked_for_and_a_build_with_it_is_refused() -> None:
+    flags = {"avx2", "avx512f", "avx512_vnni", "amx_int8", "amx_tile"}  # a Sapphire Rapids
+    assert peer.missing_features(NATIVE, flags) == []  # AMX left out by scripts/setup is not "generic"
+    assert peer.crashing_features(NATIVE) == []
+    crashing = peer.crashing_features(NATIVE + " AMX_INT8 = 1 |")
+    assert len(crashing) == 1 and crashing[0].startswith("AMX_INT8: ") and "20824" in crashing[0]
+
+
 def test_cpu_flags_read_from_cpuinfo(tmp_path) -> None:
     (tmp_path / "cpuinfo").write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f\n", encoding="utf-8")
     assert peer.cpu_flags(tmp_path / "cpuinfo") == {"fpu", "avx2", "avx512f"}

@@ -1,6 +1,6 @@
 """Write a GGUF of a transformers Gemma 4 text decoder with its real weights (llama.cpp ``gemma4``).
 
-    python models/gguf_export.py --tiny CONFIG OUT.gguf [--kind f32|f16|q4_0] [--seed N]
+    python models/gguf_export.py --tiny CONFIG OUT.gguf [--kind f32|f16|q4_0] [--seed N] [--onnx MODEL_DIR]
 
 or, from Python, ``export(model, tokenizer_dir, out, kind)`` for any ``Gemma4ForConditionalGeneration`` /
 ``Gemma4ForCausalLM`` (the tests' tiny models: ``tiny_gguf(out, config_name, kind, seed)``). The layout,
@@ -13,7 +13,9 @@ tensors are the model's own, mapped by name (``HF_NAMES``), transposed by nothin
 - ``f16``: matrices float16, norms and scalars float32 (as llama.cpp's converter does);
 - ``q4_0``: every matrix whose rows split into 32-value blocks ``Q4_0`` (the token embedding, the tied
   head, included), the rest float32. ``Q4_0`` keeps each block's scale in float16, so even weights on the
-  int4 grid (the tiny models) change by up to ~5e-4 relatively: close, not bit-identical.
+  int4 grid (the tiny models) change by up to ~5e-4 relatively: close, not bit-identical. With ``onnx_dir``
+  the 4-bit codes come from the ONNX ``*_q4.onnx`` initialisers instead (``models/gguf_onnx.py``); for the
+  tiny models both routes give the same bytes.
 
 llama.cpp can run a model only if its KV-shared layers read the layers llama.cpp assumes (see
 ``gguf_layout.kv_reuse_mismatch``): ``export`` refuses other layouts unless ``allow_kv_mismatch``.
@@ -103,10 +105,20 @@ def _store_type(shape: tuple[int, ...], kind: str) -> Q:
     return Q.Q4_0 if shape[-1] % 32 == 0 else Q.F32
 
 
-def export(model: Any, tokenizer_dir: Path, out: Path, kind: str = "f32", allow_kv_mismatch: bool = False) -> Path:
-    """Write ``out`` (replaced) from ``model``'s text decoder and ``tokenizer_dir/tokenizer.json``; return it."""
+def export(model: Any, tokenizer_dir: Path, out: Path, kind: str = "f32", allow_kv_mismatch: bool = False,
+           onnx_dir: Path | None = None) -> Path:
+    """Write ``out`` (replaced) from ``model``'s text decoder and ``tokenizer_dir/tokenizer.json``; return it.
+
+    ``onnx_dir`` (kind ``q4_0`` only): take the 4-bit weights from that model directory's ``*_q4.onnx``
+    files instead (``models/gguf_onnx.py``), so that llama.cpp runs the very codes the ONNX path runs.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if onnx_dir is not None and kind != "q4_0":
+        raise ValueError("4-bit ONNX weights go into a q4_0 GGUF only")
+    from models.gguf_onnx import q4_tensors
+
+    q4 = q4_tensors(onnx_dir) if onnx_dir is not None else {}
     text = text_config(model)
     if (mismatch := kv_reuse_mismatch(text)) and not allow_kv_mismatch:
         raise ValueError(f"llama.cpp would run another model: {'; '.join(mismatch)}")
@@ -124,12 +136,20 @@ def export(model: Any, tokenizer_dir: Path, out: Path, kind: str = "f32", allow_
         if data.shape != t.shape:
             raise ValueError(f"{t.name}: the model has shape {data.shape}, llama.cpp expects {t.shape}")
         qtype = _store_type(t.shape, kind)
-        if qtype == Q.F32:
+        if t.name in q4:
+            codes = q4.pop(t.name)
+            if codes.dtype == np.uint8:
+                w.add_tensor(t.name, codes, raw_dtype=Q.Q4_0)
+            else:
+                w.add_tensor(t.name, codes.astype(np.float32))
+        elif qtype == Q.F32:
             w.add_tensor(t.name, data)
         elif qtype == Q.F16:
             w.add_tensor(t.name, data.astype(np.float16))
         else:
             w.add_tensor(t.name, gguf.quants.quantize(data, qtype), raw_dtype=qtype)
+    if q4:
+        raise ValueError(f"ONNX weights with no place in the GGUF: {', '.join(sorted(q4))}")
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -137,15 +157,16 @@ def export(model: Any, tokenizer_dir: Path, out: Path, kind: str = "f32", allow_
     return out
 
 
-def tiny_gguf(out: Path | str, config_name: str, kind: str = "f32", seed: int = 0) -> Path:
-    """The GGUF of the tiny model ``models/tiny_gemma4.py`` builds for ``(config_name, seed)``."""
+def tiny_gguf(out: Path | str, config_name: str, kind: str = "f32", seed: int = 0, onnx_dir: Path | None = None) -> Path:
+    """The GGUF of the tiny model ``models/tiny_gemma4.py`` builds for ``(config_name, seed)`` (``onnx_dir``:
+    that build's directory, to take the q4 codes from its ONNX files)."""
     from models.tiny_configs import build_model
     from models.tokenizer_files import write_tokenizer
 
     model = build_model(config_name, seed)
     with tempfile.TemporaryDirectory() as tmp:
         write_tokenizer(Path(tmp), model.config.text_config.max_position_embeddings)
-        return export(model, Path(tmp), Path(out), kind)
+        return export(model, Path(tmp), Path(out), kind, onnx_dir=onnx_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,10 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="GGUF file to write (replaced if it exists)")
     parser.add_argument("--kind", choices=KINDS, default="f32")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--onnx", type=Path, metavar="MODEL_DIR", help="q4_0: take the 4-bit codes from this "
+                        "build of the same tiny model (its onnx/*_q4.onnx)")
     args = parser.parse_args(argv)
     start = time.monotonic()
     try:
-        tiny_gguf(args.out, args.tiny, args.kind, args.seed)
+        tiny_gguf(args.out, args.tiny, args.kind, args.seed, args.onnx)
     except ValueError as exc:
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in {time.monotonic() - start:.1f} s")

@@ -216,3 +216,23 @@ def test_embedding_span_matches_transformers_inputs_embeds(runner, ref, prompt) 
     print(f"\nembedding span: max |logit diff| {diff.max():.2e} over {len(diff)} positions")
     assert (got.argmax(-1) == want.argmax(-1)).all()
     assert diff.max() < F32_TOL
+
+
+def test_q4_0_from_the_onnx_initialisers_is_the_same_model(tiny_model_dir, tiny_gguf, tmp_path) -> None:
+    import gguf
+
+    from models.gguf_export import tiny_gguf as write
+
+    from_onnx = gguf.GGUFReader(write(tmp_path / "onnx.gguf", "llama", "q4_0", onnx_dir=tiny_model_dir("llama")))
+    from_torch = {t.name: t for t in gguf.GGUFReader(tiny_gguf("llama", "q4_0")).tensors}
+    q4 = 0
+    for t in from_onnx.tensors:
+        other = from_torch.pop(t.name)
+        assert t.tensor_type == other.tensor_type, t.name
+        if t.tensor_type == gguf.GGMLQuantizationType.Q4_0:  # MatMulNBits / GatherBlockQuantized codes, reordered
+            assert np.asarray(t.data).tobytes() == np.asarray(other.data).tobytes(), t.name
+            q4 += 1
+        else:  # norms from torch; unaligned 4-bit rows (K = 8, 48) dequantized: the grid values again
+            assert np.array_equal(np.asarray(t.data), np.asarray(other.data)), t.name
+    assert not from_torch
+    assert q4 == 44  # 43 decoder linears and the token embedding

@@ -116,9 +116,9 @@ def export(model: Any, tokenizer_dir: Path, out: Path, kind: str = "f32", allow_
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     if onnx_dir is not None and kind != "q4_0":
         raise ValueError("4-bit ONNX weights go into a q4_0 GGUF only")
-    from models.gguf_onnx import q4_tensors
+    from models.gguf_onnx import q4_sources
 
-    q4 = q4_tensors(onnx_dir) if onnx_dir is not None else {}
+    q4 = {k: v.all() for k, v in q4_sources(onnx_dir).items()} if onnx_dir is not None else {}
     text = text_config(model)
     if (mismatch := kv_reuse_mismatch(text)) and not allow_kv_mismatch:
         raise ValueError(f"llama.cpp would run another model: {'; '.join(mismatch)}")

@@ -50,8 +50,8 @@ class LlamaRunner:
         llama_cpp.llama_log_set(_QUIET, None)
         llama_cpp.llama_backend_init()
         model_params = llama_cpp.llama_model_default_params()
-        # The CPU's extra buffer types (AMX, repacked Q4_0) off: on an AMX CPU, llama.cpp 0.3.36 segfaults in
-        # ggml_backend_amx_mul_mat on these tiny Q4_0 matrices; plain CPU kernels compute the same model.
+        # The CPU's extra buffer types (AMX, repacked Q4_0) off: a build of llama.cpp 0.3.36 with AMX segfaulted
+        # in ggml_backend_amx_mul_mat on these Q4_0 matrices (docs/BENCHMARKS.md); plain kernels compute the same.
         model_params.use_extra_bufts = False
         self.model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
         params = llama_cpp.llama_context_default_params()

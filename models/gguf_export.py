@@ -165,7 +165,7 @@ def tiny_gguf(out: Path | str, config_name: str, kind: str = "f32", seed: int = 
 
     model = build_model(config_name, seed)
     with tempfile.TemporaryDirectory() as tmp:
-        write_tokenizer(Path(tmp), model.config.text_config.max_position_embeddings)
+        write_tokenizer(Path(tmp), model.config.get_text_config().max_position_embeddings)
         return export(model, Path(tmp), Path(out), kind, onnx_dir=onnx_dir)
 
 

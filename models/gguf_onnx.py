@@ -196,6 +196,7 @@ def write(model_dir: Path, out: Path, say: Callable[[str], None] = print) -> int
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_ti_data_to_file()
+    assert w.fout is not None
     fout = w.fout[0]  # streamed by hand, as in gguf_e2b
     for i, (t, src) in enumerate(todo):
         w.tensors[0].pop(t.name)

@@ -42,7 +42,7 @@ def _head_dim(config: dict, i: int) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["audio", "text", "window"])
+@pytest.mark.parametrize("name", ["audio", "text", "window", "llama"])
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_graph_signatures_match_the_contract(tiny_model_dir, name: str, precision: str) -> None:
     model_dir = tiny_model_dir(name)

@@ -133,8 +133,8 @@ def _compare(report: Report, root: Path, cfg: ModelConfig, src: Path, cache: Pat
     """Published vs optimised decoder on the same prompt, steps interleaved (text-only model)."""
     _say("published vs optimised decoder, interleaved")
     model = _load(root, cfg, cache, audio=False)
-    published = Decoder(model.decoder.embed_graph, open_graph("decoder_model_merged", src, cfg.threads), model.spec)
-    result = probes.ab_compare(model, {"published": published, "optimised": model.decoder}, steps)
+    published = Decoder(model.onnx_decoder.embed_graph, open_graph("decoder_model_merged", src, cfg.threads), model.spec)
+    result = probes.ab_compare(model, {"published": published, "optimised": model.onnx_decoder}, steps)
     for name, (prefill, decode) in result.items():
         report.add(f"{name}_prefill_tok_s", prefill, "tok/s", label=f"prefill, {name} decoder (A/B)")
         report.add(f"{name}_decode_tok_s", decode, "tok/s", label=f"decode, {name} decoder (A/B)")
@@ -157,7 +157,7 @@ def _target(report: Report, key: str, value: float | None, unit: str, op: str, g
 def measure(model: GemmaModel, steps: int, threads: int, report: Report, cache_dir: Path,
             build_ple: bool = True) -> Path:
     """Every figure, in an order that keeps the memory peak honest (bandwidth buffer last); the decoder graph run."""
-    dec = model.decoder
+    dec = model.onnx_decoder
     decoder_path = dec.graph.path
     report.add("decoder_graph", str(decoder_path))
     report.add("audio_graph", str(model.audio.path) if model.audio is not None else "none")

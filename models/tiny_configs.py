@@ -1,10 +1,12 @@
 """Tiny Gemma 4 configurations of the real architecture, and the weight re-draw that makes them useful.
 
-Three named configurations (see ``CONFIGS``):
+Four named configurations (see ``CONFIGS``):
 
 - ``audio``: text decoder + audio conformer (6 layers, sliding window 8, 2 KV-shared layers);
 - ``text``: the same text decoder without an audio tower;
-- ``window``: text only, sliding window 16 and a different layer pattern (8 layers, 3 KV-shared).
+- ``window``: text only, sliding window 16 and a different layer pattern (8 layers, 3 KV-shared);
+- ``llama``: ``text`` with 3 KV-shared layers, so that the last non-shared layers are (sliding, full) as in
+  E2B: the only layout llama.cpp's ``gemma4`` KV reuse runs as transformers does (``models/gguf_export.py``).
 
 Every configuration keeps the features that make Gemma 4 E2B special: per-layer embeddings (PLE),
 KV sharing with ``store`` and ``reuse`` layers, sliding and full layers with different head dims,
@@ -81,6 +83,12 @@ CONFIGS: dict[str, TinySpec] = {
         num_kv_shared_layers=3,
         with_audio=False,
         global_head_dim=48,
+    ),
+    "llama": TinySpec(
+        layer_types=(SLIDING, SLIDING, FULL, SLIDING, SLIDING, FULL),
+        sliding_window=8,
+        num_kv_shared_layers=3,
+        with_audio=False,
     ),
 }
 

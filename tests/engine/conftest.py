@@ -5,7 +5,10 @@ Fixtures (all session-scoped, built lazily on first use into one pytest temporar
 - ``tiny_audio_dir``: ``Path`` of the ``audio`` model (text decoder + audio encoder), all precisions.
 - ``tiny_text_dir``: ``Path`` of the ``text`` model (no ``audio_encoder*`` files), all precisions.
 - ``tiny_window_dir``: ``Path`` of the ``window`` model (sliding window 16, 8 layers, 3 KV-shared), all precisions.
-- ``tiny_model_dir``: ``tiny_model_dir(name) -> Path`` for ``name`` in ``audio``, ``text``, ``window``.
+- ``tiny_model_dir``: ``tiny_model_dir(name) -> Path`` for ``name`` in ``audio``, ``text``, ``window``, ``llama``
+  (``llama``: ``text`` with 3 KV-shared layers, the layer layout llama.cpp's KV sharing runs faithfully).
+- ``tiny_gguf``: ``tiny_gguf(name, kind) -> Path``: the same model's GGUF for llama.cpp (``models/gguf_export.py``,
+  ``kind`` ``f32``, ``f16`` or ``q4_0``); only ``llama`` is accepted (the others' KV sharing differs in llama.cpp).
 - ``tiny_reference``: ``tiny_reference(name) -> Gemma4ForConditionalGeneration``: the torch model whose
   weights the files hold (fp32, eval, eager attention, cached per name). Use it for HF ``forward``
   or ``generate`` references; never put it in runtime code (torch is a test-only dependency).
@@ -26,7 +29,7 @@ from typing import Any
 import pytest
 
 TINY_SEED = 0
-TINY_CONFIGS = ("audio", "text", "window")
+TINY_CONFIGS = ("audio", "text", "window", "llama")
 
 
 @pytest.fixture(scope="session")
@@ -76,5 +79,21 @@ def tiny_reference() -> Callable[[str], Any]:
 
             cache[name] = reference_model(name, TINY_SEED)
         return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``get(name="llama", kind="f32") -> Path``: the GGUF of the tiny model ``name`` (real weights), built once."""
+    root = tmp_path_factory.mktemp("tiny_gguf")
+    built: dict[tuple[str, str], Path] = {}
+
+    def get(name: str = "llama", kind: str = "f32") -> Path:
+        if (name, kind) not in built:
+            from models.gguf_export import tiny_gguf as write
+
+            built[name, kind] = write(root / f"{name}-{kind}.gguf", name, kind, seed=TINY_SEED)
+        return built[name, kind]
 
     return get

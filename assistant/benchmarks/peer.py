@@ -26,48 +26,13 @@ import numpy as np
 
 from assistant.benchmarks import engine_probes as probes
 from assistant.config.schema import ModelConfig
+from assistant.engine.decoding.llamanative import check_native
 from assistant.engine.decoding.timings import now
 from assistant.engine.model import GemmaModel
 from assistant.errors import AssistantError
 
 PEERS = ("llama.cpp",)
 GGUF_HINT = "write one with 'python models/gguf_e2b.py MODEL_DIR OUT.gguf' and pass --peer-model OUT.gguf"
-SETUP_HINT = "build it for this CPU with scripts/setup --test (CMAKE_ARGS=-DGGML_NATIVE=ON)"
-
-# /proc/cpuinfo flag -> the name llama.cpp's system info gives the same feature (x86 and Arm)
-FEATURES = {"avx": "AVX", "avx2": "AVX2", "fma": "FMA", "f16c": "F16C", "bmi2": "BMI2", "avx_vnni": "AVX_VNNI",
-            "avx512f": "AVX512", "avx512_vnni": "AVX512_VNNI", "avx512_bf16": "AVX512_BF16",
-            "avx512vbmi": "AVX512_VBMI", "amx_int8": "AMX_INT8", "asimddp": "DOTPROD", "i8mm": "MATMUL_INT8",
-            "sve": "SVE"}
-
-
-def missing_features(system_info: str, cpu_flags: set[str]) -> list[str]:
-    """Features this CPU has (``cpu_flags``) that the llama.cpp build does not use (``system_info``)."""
-    enabled = {part.split("=")[0].strip() for part in system_info.replace("|", "\n").splitlines()
-               if part.strip().endswith("= 1")}
-    return sorted(name for flag, name in FEATURES.items() if flag in cpu_flags and name not in enabled)
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith(("flags", "Features")):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def check_native() -> str:
-    """The loaded llama.cpp's system info; ``AssistantError`` when it is missing or not built for this CPU."""
-    try:
-        import llama_cpp  # optional: only the peer benchmark needs it
-    except ImportError as exc:
-        raise AssistantError(f"--peer llama.cpp needs llama-cpp-python ({exc}); {SETUP_HINT}") from exc
-    info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
-    missing = missing_features(info, cpu_flags())
-    if missing:
-        raise AssistantError(f"llama.cpp here is a generic build without {', '.join(missing)} (this CPU has them): "
-                             f"not a fair peer; {SETUP_HINT}")
-    return info
-
 
 def prompt_ids(model: Any, prefill_tokens: int) -> list[int]:
     pre = probes.prompt(model, probes._messages(system=probes.system_prompt(model, prefill_tokens)))

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from assistant.engine.decoding.backend import RowsResult
 from assistant.engine.decoding.kvcache import Array, KvCache
+from assistant.engine.decoding.llamanative import quiet
 from assistant.engine.graphs.spec import ModelSpec
 from assistant.errors import AssistantError
 
@@ -74,20 +75,6 @@ def _library() -> Any:
     return llama_cpp
 
 
-_QUIET: Any = None
-
-
-def _quiet(lib: Any) -> None:
-    """Route llama.cpp's log lines below errors away (the engine logs what matters itself)."""
-    global _QUIET
-    if _QUIET is None:
-        def drop(level: int, text: bytes, _user: Any) -> None:
-            if level >= 4:  # GGML_LOG_LEVEL_ERROR
-                os.write(2, text)
-        _QUIET = lib.llama_log_callback(drop)
-        lib.llama_log_set(_QUIET, ctypes.c_void_p(0))
-
-
 class LlamaDecoder:
     """Embedding-free passes of a GGUF decoder through llama.cpp; no sampling here."""
 
@@ -96,7 +83,7 @@ class LlamaDecoder:
         lib = self._lib = _library()
         if not gguf.is_file():
             raise AssistantError(f"{gguf}: no GGUF here (model.gguf; run 'assistant models pull' or set the path)")
-        _quiet(lib)
+        quiet(lib)
         lib.llama_backend_init()
         mparams = lib.llama_model_default_params()
         mparams.use_extra_bufts = repack

@@ -8,7 +8,10 @@ and runs far slower; :func:`check_native` compares the features the loaded libra
 
 from __future__ import annotations
 
+import ctypes
+import os
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import AssistantError
 
@@ -47,3 +50,17 @@ def check_native() -> str:
         raise AssistantError(f"llama.cpp here is a generic build without {', '.join(missing)} (this CPU has them): "
                              f"not a fair peer; {SETUP_HINT}")
     return info
+
+
+_QUIET: Any = None
+
+
+def quiet(lib: Any) -> None:
+    """Route llama.cpp's log lines below errors away (the engine logs what matters itself)."""
+    global _QUIET
+    if _QUIET is None:
+        def drop(level: int, text: bytes, _user: Any) -> None:
+            if level >= 4:  # GGML_LOG_LEVEL_ERROR
+                os.write(2, text)
+        _QUIET = lib.llama_log_callback(drop)
+        lib.llama_log_set(_QUIET, ctypes.c_void_p(0))

@@ -87,6 +87,7 @@ class LlamaDecoder:
         lib.llama_backend_init()
         mparams = lib.llama_model_default_params()
         mparams.use_extra_bufts = repack
+        mparams.lazy_mode = lib.LLAMA_LAZY_MODE_ON  # the per-layer embedding table: rows read when used, not resident
         self._model = lib.llama_model_load_from_file(str(gguf).encode(), mparams)
         if not self._model:
             raise AssistantError(f"{gguf}: llama.cpp could not load this GGUF")

@@ -26,7 +26,15 @@ import numpy as np
 
 from assistant.benchmarks import engine_probes as probes
 from assistant.config.schema import ModelConfig
-from assistant.engine.decoding.llamanative import check_native, cpu_flags, missing_features, quiet  # noqa: F401 (peer.*)
+from assistant.engine.decoding.llamanative import (  # noqa: F401 (the peer's checks, as peer.*)
+    CRASHING,
+    FEATURES,
+    check_native,
+    cpu_flags,
+    crashing_features,
+    missing_features,
+    quiet,
+)
 from assistant.engine.decoding.timings import now
 from assistant.engine.model import GemmaModel
 from assistant.errors import AssistantError

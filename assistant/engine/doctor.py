@@ -55,7 +55,7 @@ def llama_backend(config: Config) -> Outcome:
     try:
         check_native()
     except AssistantError as err:
-        status = "fail" if "needs llama-cpp-python" in str(err) else "warn"
+        status = "warn" if "generic build" in str(err) else "fail"  # generic: slow; crashing or missing: unusable
         return status, str(err), "scripts/setup --test"
     return "ok", f"{path} ({path.stat().st_size / 1e9:.2f} GB, {checked}); llama.cpp built for this CPU", ""
 

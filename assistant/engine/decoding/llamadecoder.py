@@ -7,12 +7,15 @@ rows); placeholder positions (the audio span) go as embedding rows, for which Ge
 the scale and takes the pad token's per-layer rows, as the ONNX contract does. So ``embed`` returns
 zero rows (the audio rows are scattered into them) and the ids themselves as ``per_layer_inputs``.
 
-One llama.cpp context holds one sequence (``seq 0``). A :class:`LlamaCache` names the positions it
-covers (token ids, or digests of embedding rows with the rows themselves), so it stays a value: a cache
-whose positions are a prefix of what the sequence holds is reused by removing what follows
-(``llama_memory_seq_rm``; the sliding-window layers keep every position, ``swa_full``, so a cut never
-lands in an evicted window); one that is not is restored from its saved state (``keep``, used by the
-prefix cache: ``llama_state_seq_get_data``) or replayed from the positions it names.
+One llama.cpp context holds the engine's sequence (``seq 0``), and for a batched pass over closed-set
+options (``forward_rows``) a sequence per option, sharing the prefix's cells (``llama_memory_seq_cp``,
+unified KV). A :class:`LlamaCache` names the positions it covers (token ids, or digests of embedding
+rows with the rows themselves), so it stays a value: a cache whose positions are a prefix of what the
+sequence holds is reused by removing what follows (``llama_memory_seq_rm``; the sliding-window layers
+keep every position, ``swa_full``, so a cut never lands in an evicted window); a picked option's cache
+is copied from its row's sequence; any other is restored from its saved state (``keep``, used by the
+prefix cache: ``llama_state_seq_get_data``) or replayed from the positions it names. The per-layer
+embedding table is read lazily (``LLAMA_LAZY_MODE_ON``): only the rows of tokens used become resident.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from assistant.engine.graphs.spec import ModelSpec
 from assistant.errors import AssistantError
 
 Logits = npt.NDArray[np.float32]
+ROW_SEQS = 15  # sequences beside seq 0 for one batched pass over closed-set options
 
 
 class Row:
@@ -102,7 +106,8 @@ class LlamaDecoder:
                                  f"directory's ({spec.text.hidden_size}, {spec.text.vocab_size})")
         threads = threads or (os.cpu_count() or 1)
         cparams = lib.llama_context_default_params()
-        cparams.n_ctx, cparams.n_batch, cparams.n_ubatch, cparams.n_seq_max = context, batch, batch, 1
+        cparams.n_ctx, cparams.n_batch, cparams.n_ubatch, cparams.n_seq_max = context, batch, batch, 1 + ROW_SEQS
+        cparams.kv_unified = True  # the rows of a batched pass share the prefix's cells
         cparams.n_threads, cparams.n_threads_batch = threads, threads
         cparams.swa_full = True  # every sliding-window position kept: the sequence can be cut anywhere
         cparams.no_perf = True
@@ -115,7 +120,9 @@ class LlamaDecoder:
         self._mem = lib.llama_get_memory(self._ctx)
         self._tokens = lib.llama_batch_init(batch, 0, 1)
         self._rows = lib.llama_batch_init(batch, self.width, 1)
-        for b in (self._tokens, self._rows):
+        self._multi = lib.llama_batch_init(batch, 0, 1)  # forward_rows: a sequence per row
+        self._held: tuple[tuple[Key, ...], dict[int, tuple[int, ...]]] | None = None
+        for b in (self._tokens, self._rows, self._multi):
             for i in range(batch):
                 b.n_seq_id[i] = 1
                 b.seq_id[i][0] = 0
@@ -129,6 +136,7 @@ class LlamaDecoder:
         if getattr(self, "_ctx", None):
             lib.llama_batch_free(self._tokens)
             lib.llama_batch_free(self._rows)
+            lib.llama_batch_free(self._multi)
             lib.llama_free(self._ctx)
             lib.llama_model_free(self._model)
             self._ctx = None
@@ -157,19 +165,68 @@ class LlamaDecoder:
         return logits, out
 
     def forward_rows(self, rows: list[list[int]], cache: KvCache) -> RowsResult:
-        """Each row after ``cache`` in turn (one sequence): logits ``[K, width, vocab]`` and ``pick``."""
+        """``rows`` after ``cache`` in one batch (each row a sequence of its own sharing the prefix's cells, up to
+        ``ROW_SEQS`` rows a batch): logits ``[K, width, vocab]`` and ``pick``, whose cache is copied from its row."""
         base = self._sync(cache)
+        lib, past = self._lib, base.length
         out = np.zeros((len(rows), max(len(r) for r in rows), self.vocab), dtype=np.float32)
+        groups: list[list[int]] = [[]]
         for i, row in enumerate(rows):
-            self._last = None  # the previous row follows base now
-            self._sync(base)
-            out[i, : len(row)] = self._run(list(row), True)
-        self._last = None
+            if len(groups[-1]) == ROW_SEQS or sum(len(rows[j]) for j in groups[-1]) + len(row) > self.batch:
+                groups.append([])
+            groups[-1].append(i)
+        for group in groups:
+            self._drop_rows()
+            total = sum(len(rows[i]) for i in group)
+            if past + total > self.context:
+                raise AssistantError(f"scoring needs {past + total} positions: more than model.context = {self.context}")
+            batch = self._multi
+            batch.n_tokens = total
+            k = 0
+            for seq, i in enumerate(group, 1):
+                lib.llama_memory_seq_cp(self._mem, 0, seq, -1, -1)
+                for j, token in enumerate(rows[i]):
+                    batch.token[k], batch.pos[k], batch.seq_id[k][0], batch.logits[k] = token, past + j, seq, 1
+                    k += 1
+            code = lib.llama_decode(self._ctx, batch)
+            if code != 0:
+                self._held = (base.keys, {seq: () for seq in range(1, len(group) + 1)})
+                self._drop_rows()
+                raise AssistantError(f"llama.cpp failed to score {len(group)} options (llama_decode returned {code})")
+            logits = np.ctypeslib.as_array(lib.llama_get_logits(self._ctx), shape=(total, self.vocab))
+            k = 0
+            for i in group:
+                out[i, : len(rows[i])] = logits[k : k + len(rows[i])]
+                k += len(rows[i])
+            self._held = (base.keys, {seq: tuple(rows[i]) for seq, i in enumerate(group, 1)})
 
         def pick(row: int, length: int) -> KvCache:
-            return LlamaCache({}, length, (*base.keys, *rows[row][: length - base.length]))
+            return LlamaCache({}, length, (*base.keys, *rows[row][: length - past]))
 
         return out, pick
+
+    def _drop_rows(self) -> None:
+        """Free the sequences a batched pass left (kept until the next pass, for the picked row)."""
+        if self._held is not None:
+            for seq in self._held[1]:
+                self._lib.llama_memory_seq_rm(self._mem, seq, -1, -1)
+            self._held = None
+
+    def _from_rows(self, cache: LlamaCache, common: int) -> int:
+        """Copy ``cache``'s positions from the batched pass's row that holds them; how many seq 0 holds now."""
+        assert self._held is not None
+        keys, seqs = self._held
+        p, n = len(keys), cache.length
+        if common < p or tuple(self._resident[:p]) != keys:
+            return common
+        tail = tuple(cache.keys[p:n])
+        for seq, toks in seqs.items():
+            if toks[: n - p] == tail:
+                self._lib.llama_memory_seq_rm(self._mem, 0, p, -1)
+                self._lib.llama_memory_seq_cp(self._mem, seq, 0, p, n)
+                self._resident = list(cache.keys)
+                return n
+        return common
 
     def keep(self, cache: KvCache) -> KvCache:
         """``cache`` with a saved copy of its state, restored when it is no longer what the sequence holds."""
@@ -192,6 +249,9 @@ class LlamaDecoder:
         while common < limit and self._resident[common] == cache.keys[common]:
             common += 1
         lib = self._lib
+        if common < n and self._held is not None:
+            common = self._from_rows(cache, common)
+        self._drop_rows()
         if common < n and cache.state is not None:
             lib.llama_memory_seq_rm(self._mem, 0, -1, -1)
             self._resident = []

@@ -20,8 +20,10 @@ SETUP_HINT = "build it for this CPU with scripts/setup --test (CMAKE_ARGS=-DGGML
 # /proc/cpuinfo flag -> the name llama.cpp's system info gives the same feature (x86 and Arm)
 FEATURES = {"avx": "AVX", "avx2": "AVX2", "fma": "FMA", "f16c": "F16C", "bmi2": "BMI2", "avx_vnni": "AVX_VNNI",
             "avx512f": "AVX512", "avx512_vnni": "AVX512_VNNI", "avx512_bf16": "AVX512_BF16",
-            "avx512vbmi": "AVX512_VBMI", "amx_int8": "AMX_INT8", "asimddp": "DOTPROD", "i8mm": "MATMUL_INT8",
-            "sve": "SVE"}
+            "avx512vbmi": "AVX512_VBMI", "asimddp": "DOTPROD", "i8mm": "MATMUL_INT8", "sve": "SVE"}
+# Built in, these crash: llama.cpp 0.3.36's AMX kernels fault at the first matrix product (the tile configuration
+# is optimised away: ggml-org/llama.cpp#20824, #26954), so scripts/setup leaves them out with -mno-amx-*.
+CRASHING = {"AMX_INT8": "its AMX kernels crash at the first matrix product (ggml-org/llama.cpp#20824)"}
 
 
 def missing_features(system_info: str, cpu_flags: set[str]) -> list[str]:
@@ -29,6 +31,11 @@ def missing_features(system_info: str, cpu_flags: set[str]) -> list[str]:
     enabled = {part.split("=")[0].strip() for part in system_info.replace("|", "\n").splitlines()
                if part.strip().endswith("= 1")}
     return sorted(name for flag, name in FEATURES.items() if flag in cpu_flags and name not in enabled)
+
+
+def crashing_features(system_info: str) -> list[str]:
+    """Features built into this llama.cpp that crash it (``CRASHING``), each with why."""
+    return [f"{name}: {why}" for name, why in CRASHING.items() if f"{name} = 1" in system_info]
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
@@ -45,6 +52,9 @@ def check_native() -> str:
     except ImportError as exc:
         raise AssistantError(f"llama.cpp needs llama-cpp-python ({exc}); {SETUP_HINT}") from exc
     info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
+    crashing = crashing_features(info)
+    if crashing:
+        raise AssistantError(f"llama.cpp here is built with {'; '.join(crashing)}; {SETUP_HINT}")
     missing = missing_features(info, cpu_flags())
     if missing:
         raise AssistantError(f"llama.cpp here is a generic build without {', '.join(missing)} (this CPU has them): "

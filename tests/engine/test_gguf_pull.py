@@ -17,6 +17,7 @@ import pytest
 from assistant.config import Config, load_config
 from assistant.config.validate import findings
 from assistant.engine.doctor import llama_backend
+from assistant.service.checks.model import required_files
 from tests.conftest import run_cli
 from tests.engine.test_models_cli import COMMIT, REPO, FakeHub
 
@@ -104,6 +105,9 @@ def test_doctor_and_config_name_a_missing_gguf(tmp_path: Path, clean_home) -> No
     status, detail, fix = llama_backend(config)
     assert status == "fail" and "no GGUF here" in detail and "--gguf" in fix
     assert llama_backend(Config())[0] == "skip"
+    needed = required_files(config)  # the service's "model files" check: the decoder graphs are not needed
+    assert "onnx/audio_encoder_q4.onnx" in needed and not [f for f in needed if "decoder_model" in f or "embed" in f]
+    assert "onnx/decoder_model_merged_q4.onnx" in required_files(Config())
     path.write_text('[model]\nbackend = "llama"\n')
     proc = run_cli("-c", str(path), "config", "check", env={"HOME": str(clean_home)})
     assert proc.returncode != 0 and "onnxruntime, llama.cpp" in proc.stderr

@@ -83,7 +83,7 @@ class LlamaDecoder:
     """Embedding-free passes of a GGUF decoder through llama.cpp; no sampling here."""
 
     def __init__(self, gguf: Path, spec: ModelSpec, threads: int = 0, context: int = 4096, repack: bool = True,
-                 batch: int = 512) -> None:
+                 batch: int = 128) -> None:
         lib = self._lib = _library()
         if not gguf.is_file():
             raise AssistantError(f"{gguf}: no GGUF here (model.gguf; run 'assistant models pull' or set the path)")

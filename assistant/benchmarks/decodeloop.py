@@ -50,7 +50,7 @@ def _measure(root: Path, graphs: Path, precision: str, threads: int, spin: bool,
     cfg = ModelConfig(decoder_precision=precision, embed_precision=precision, threads=threads, spin=spin,
                       prefix_cache=False)
     model = GemmaModel.load(root, cfg, audio=False, graph_cache=graphs)
-    decoder = model.decoder
+    decoder = model.onnx_decoder
     ids = [decoder.spec.text.pad_token_id + 10 + i % 200 for i in range(PROMPT_TOKENS)]
     _, cache = decoder.forward(*decoder.embed(ids), decoder.empty_cache())
     for loop in LOOPS.values():  # warm up every way first: the first loop measured runs slower

@@ -60,6 +60,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--peer-model", metavar="GGUF", help="the peer's model file (models/gguf_e2b.py writes one)")
     parser.add_argument("--peer-rounds", type=int, default=2, help="engine, peer alternations (default 2)")
     parser.add_argument("--peer-only", action="store_true", help="only the side-by-side figures (with --peer)")
+    parser.add_argument("--backend", choices=("onnxruntime", "llama.cpp"),
+                        help="the engine's decoder backend (default: model.backend); llama.cpp needs --peer-only")
+    parser.add_argument("--gguf", metavar="FILE", help="the engine's GGUF with --backend llama.cpp (default: model.gguf)")
+    parser.add_argument("--no-repack", action="store_true",
+                        help="llama.cpp (the peer, and the engine with --backend llama.cpp): no weight repacking at load")
+    parser.add_argument("--with-audio", action="store_true",
+                        help="side by side: the engine's process loads the audio encoder too (its peak RSS as run has it)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=_run)
 
@@ -78,6 +85,8 @@ def _optimized(src: Path, cache: Path, opts: OptimizeOptions) -> Path:
 def _prebuild(root: Path, cfg: ModelConfig, cache: Path) -> None:
     """Build the optimised graphs ``GemmaModel.load`` will want, in a child process (kept out of the peak RSS)."""
     for name, precision in Selection(cfg.decoder_precision, cfg.embed_precision, cfg.audio_precision).items():
+        if cfg.backend == "llama.cpp" and name != "audio_encoder":
+            continue  # the decoder runs from the GGUF
         src = root / graph_file(name, precision)
         opts = pass_options(name, precision, cfg)
         if opts is not None and src.is_file():
@@ -101,8 +110,20 @@ def _run(args: argparse.Namespace) -> int:
     cfg = replace(config.model, threads=threads, optimize_graphs=not args.no_optimize)
     if args.head_bits is not None:
         cfg = replace(cfg, lm_head_bits=args.head_bits)
+    if args.backend:
+        cfg = replace(cfg, backend=args.backend)
+    if args.gguf:
+        cfg = replace(cfg, gguf=str(Path(args.gguf).expanduser().resolve()))
+    if args.no_repack:
+        cfg = replace(cfg, llama_repack=False)
+    llama = cfg.backend == "llama.cpp"
+    if llama and not args.peer_only:
+        raise ConfigError("bench engine", "--backend", "llama.cpp is measured side by side only: add --peer llama.cpp "
+                          "--peer-model GGUF --peer-only (the other figures read ONNX graphs)")
+    if llama and not cfg.gguf:
+        cfg = replace(cfg, gguf=str(root / "gguf" / "model.gguf"))
     src = root / graph_file("decoder_model_merged", cfg.decoder_precision)
-    if not src.is_file():
+    if not llama and not src.is_file():
         raise AssistantError(f"{src}: missing; {BUILD_HINT}")
     if args.peer and not args.peer_model:
         raise ConfigError("bench engine", "--peer-model", f"needed by --peer {args.peer}; {peer.GGUF_HINT}")
@@ -110,15 +131,17 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("bench engine", "--peer-only", "needs --peer, and --peer-rounds at least 1")
     cache = Path(args.cache_dir).expanduser() if args.cache_dir else graph_cache_dir(config)
     _prebuild(root, cfg, cache)
-    report = Report(f"Engine benchmark: {root.name} ({cfg.decoder_precision}, {threads} threads)")
+    kind = f"llama.cpp on {Path(cfg.gguf).name}" if llama else cfg.decoder_precision
+    report = Report(f"Engine benchmark: {root.name} ({kind}, {threads} threads)")
     report.add("model", str(root))
     report.add("threads", threads)
+    report.add("backend", cfg.backend + (f" ({cfg.gguf}, repack {'on' if cfg.llama_repack else 'off'})" if llama else ""))
     report.add("engine_config", f"optimize_graphs={cfg.optimize_graphs}, lm_head_bits={cfg.lm_head_bits}, "
                f"prefix_cache={cfg.prefix_cache}, spin={cfg.spin}, ple_store={cfg.ple_store}")
     if args.peer:  # first, in child processes, before this process holds a model
         gguf = Path(args.peer_model).expanduser()
-        runs = peer.side_by_side(root, cfg, cache, gguf, args.steps, args.peer_rounds, say=_say)
-        peer.add_rows(report, runs, gguf, _target)
+        runs = peer.side_by_side(root, cfg, cache, gguf, args.steps, args.peer_rounds, say=_say, audio=args.with_audio)
+        peer.add_rows(report, runs, gguf, _target, audio=args.with_audio, repack=cfg.llama_repack)
         if args.peer_only:
             return report.emit(args.json)
     _say(f"loading {root} ({threads} threads)")
@@ -133,8 +156,8 @@ def _compare(report: Report, root: Path, cfg: ModelConfig, src: Path, cache: Pat
     """Published vs optimised decoder on the same prompt, steps interleaved (text-only model)."""
     _say("published vs optimised decoder, interleaved")
     model = _load(root, cfg, cache, audio=False)
-    published = Decoder(model.decoder.embed_graph, open_graph("decoder_model_merged", src, cfg.threads), model.spec)
-    result = probes.ab_compare(model, {"published": published, "optimised": model.decoder}, steps)
+    published = Decoder(model.onnx_decoder.embed_graph, open_graph("decoder_model_merged", src, cfg.threads), model.spec)
+    result = probes.ab_compare(model, {"published": published, "optimised": model.onnx_decoder}, steps)
     for name, (prefill, decode) in result.items():
         report.add(f"{name}_prefill_tok_s", prefill, "tok/s", label=f"prefill, {name} decoder (A/B)")
         report.add(f"{name}_decode_tok_s", decode, "tok/s", label=f"decode, {name} decoder (A/B)")
@@ -157,7 +180,7 @@ def _target(report: Report, key: str, value: float | None, unit: str, op: str, g
 def measure(model: GemmaModel, steps: int, threads: int, report: Report, cache_dir: Path,
             build_ple: bool = True) -> Path:
     """Every figure, in an order that keeps the memory peak honest (bandwidth buffer last); the decoder graph run."""
-    dec = model.decoder
+    dec = model.onnx_decoder
     decoder_path = dec.graph.path
     report.add("decoder_graph", str(decoder_path))
     report.add("audio_graph", str(model.audio.path) if model.audio is not None else "none")

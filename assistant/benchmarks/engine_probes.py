@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.engine.decoding.backend import DecoderBackend
 from assistant.engine.decoding.decode import Decoder, KvCache, Prefill, decode_tokens
 from assistant.engine.decoding.loopcost import LOOPS
 from assistant.engine.decoding.prompt import template_messages
@@ -92,7 +93,7 @@ class DecodeRun:
     kv_bytes: int
 
 
-def decode_steps(model: GemmaModel, decoder: Decoder, steps: int, bare: list[float] | None = None) -> DecodeRun:
+def decode_steps(model: GemmaModel, decoder: DecoderBackend, steps: int, bare: list[float] | None = None) -> DecodeRun:
     """Greedy decode of ``steps`` tokens after a short prompt (no stop ids), through the engine loop.
 
     With ``bare``, one bare step (``bare_step``) runs between engine steps, outside their timing, so
@@ -101,11 +102,12 @@ def decode_steps(model: GemmaModel, decoder: Decoder, steps: int, bare: list[flo
     pre = prompt(model, _messages())
     timings = Timings()
     context = len(pre.ids) + steps
-    floor = BareStep(decoder, context) if bare is not None else None
+    floor = BareStep(model.onnx_decoder, context) if bare is not None else None
     for _token in decode_tokens(decoder, pre, greedy, (), steps + 1, timings):
         if floor is not None and bare is not None:
             bare.append(floor())
-    return DecodeRun(list(timings.token_s), context, kv_bytes(_cache_at(decoder, context)))
+    kv = kv_bytes(_cache_at(decoder, context)) if isinstance(decoder, Decoder) else 0
+    return DecodeRun(list(timings.token_s), context, kv)
 
 
 def _cache_at(decoder: Decoder, length: int) -> KvCache:
@@ -205,7 +207,7 @@ def loop_costs(model: GemmaModel, steps: int, rounds: int = 2) -> dict[str, floa
     """Median ms per greedy step for each way of looping in ``loopcost.LOOPS``, rounds interleaved; and
     ``in_step``: the median, over the engine loop's steps, of each step's time outside its decoder
     ``session.run`` (the same step measured from both sides, so other jobs' load cancels out)."""
-    dec = model.decoder
+    dec = model.onnx_decoder
     logits, cache = dec.forward(*dec.embed(prompt(model, _messages()).ids), dec.empty_cache())
     first = int(np.argmax(logits[-1]))
     times: dict[str, list[float]] = {name: [] for name in LOOPS}

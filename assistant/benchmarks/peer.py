@@ -26,67 +26,31 @@ import numpy as np
 
 from assistant.benchmarks import engine_probes as probes
 from assistant.config.schema import ModelConfig
+from assistant.engine.decoding.llamanative import (  # noqa: F401 (the peer's checks, as peer.*)
+    CRASHING,
+    FEATURES,
+    check_native,
+    cpu_flags,
+    crashing_features,
+    missing_features,
+    quiet,
+)
 from assistant.engine.decoding.timings import now
 from assistant.engine.model import GemmaModel
 from assistant.errors import AssistantError
 
 PEERS = ("llama.cpp",)
 GGUF_HINT = "write one with 'python models/gguf_e2b.py MODEL_DIR OUT.gguf' and pass --peer-model OUT.gguf"
-SETUP_HINT = "build it for this CPU with scripts/setup --test (CMAKE_ARGS=-DGGML_NATIVE=ON)"
-
-# /proc/cpuinfo flag -> the name llama.cpp's system info gives the same feature (x86 and Arm)
-FEATURES = {"avx": "AVX", "avx2": "AVX2", "fma": "FMA", "f16c": "F16C", "bmi2": "BMI2", "avx_vnni": "AVX_VNNI",
-            "avx512f": "AVX512", "avx512_vnni": "AVX512_VNNI", "avx512_bf16": "AVX512_BF16",
-            "avx512vbmi": "AVX512_VBMI", "asimddp": "DOTPROD", "i8mm": "MATMUL_INT8", "sve": "SVE"}
-# Built in, these crash: llama.cpp 0.3.36's AMX kernels fault at the first matrix product (the tile configuration
-# is optimised away: ggml-org/llama.cpp#20824, #26954), so scripts/setup leaves them out with -mno-amx-*.
-CRASHING = {"AMX_INT8": "its AMX kernels crash at the first matrix product (ggml-org/llama.cpp#20824)"}
-
-
-def missing_features(system_info: str, cpu_flags: set[str]) -> list[str]:
-    """Features this CPU has (``cpu_flags``) that the llama.cpp build does not use (``system_info``)."""
-    enabled = {part.split("=")[0].strip() for part in system_info.replace("|", "\n").splitlines()
-               if part.strip().endswith("= 1")}
-    return sorted(name for flag, name in FEATURES.items() if flag in cpu_flags and name not in enabled)
-
-
-def crashing_features(system_info: str) -> list[str]:
-    """Features built into this llama.cpp that crash it (``CRASHING``), each with why."""
-    return [f"{name}: {why}" for name, why in CRASHING.items() if f"{name} = 1" in system_info]
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith(("flags", "Features")):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def check_native() -> str:
-    """The loaded llama.cpp's system info; ``AssistantError`` when it is missing or not built for this CPU."""
-    try:
-        import llama_cpp  # optional: only the peer benchmark needs it
-    except ImportError as exc:
-        raise AssistantError(f"--peer llama.cpp needs llama-cpp-python ({exc}); {SETUP_HINT}") from exc
-    info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
-    crashing = crashing_features(info)
-    if crashing:
-        raise AssistantError(f"llama.cpp here is built with {'; '.join(crashing)}; {SETUP_HINT}")
-    missing = missing_features(info, cpu_flags())
-    if missing:
-        raise AssistantError(f"llama.cpp here is a generic build without {', '.join(missing)} (this CPU has them): "
-                             f"not a fair peer; {SETUP_HINT}")
-    return info
-
 
 def prompt_ids(model: Any, prefill_tokens: int) -> list[int]:
     pre = probes.prompt(model, probes._messages(system=probes.system_prompt(model, prefill_tokens)))
     return [int(i) for i in pre.ids]
 
 
-def engine_child(root: str, cfg: ModelConfig, cache: str, steps: int, prefill_tokens: int) -> dict[str, Any]:
-    """In a fresh process: load the engine (text only), prefill, decode; speeds and this process's peak RSS."""
-    model = GemmaModel.load(Path(root), cfg, audio=False, graph_cache=Path(cache), progress=None)
+def engine_child(root: str, cfg: ModelConfig, cache: str, steps: int, prefill_tokens: int,
+                 audio: bool = False) -> dict[str, Any]:
+    """In a fresh process: load the engine (text only unless ``audio``), prefill, decode; speeds and peak RSS."""
+    model = GemmaModel.load(Path(root), cfg, audio=audio, graph_cache=Path(cache), progress=None)
     dec = model.decoder
     probes.decode_steps(model, dec, 2)  # warm-up
     pre = probes.prompt(model, probes._messages(system=probes.system_prompt(model, prefill_tokens)))
@@ -101,25 +65,52 @@ def engine_child(root: str, cfg: ModelConfig, cache: str, steps: int, prefill_to
             "peak_rss_mb": probes.peak_rss_bytes() / 1e6}
 
 
-def peer_child(gguf: str, ids: list[int], threads: int, steps: int) -> dict[str, Any]:
-    """In a fresh process: llama.cpp on the same token ids, prefill then greedy decode, one token per eval."""
-    import llama_cpp
+def peer_child(gguf: str, ids: list[int], threads: int, steps: int, repack: bool = True) -> dict[str, Any]:
+    """In a fresh process: llama.cpp on the same token ids, prefill then greedy decode, one token per decode.
 
-    llm = llama_cpp.Llama(gguf, n_ctx=len(ids) + steps + 16, n_batch=512, n_threads=threads,
-                          n_threads_batch=threads, verbose=False)
-    llm.eval(ids[:8])  # warm-up
-    best = float("inf")
-    for _ in range(2):
-        llm.reset()
-        start = now()
-        llm.eval(ids)
-        best = min(best, now() - start)
-    step_s = []
-    for _ in range(steps):
-        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-        start = now()
-        llm.eval([token])
-        step_s.append(now() - start)
+    Its own C API on one sequence (``llama_batch_get_one``, batches of 512), nothing of the engine's;
+    ``repack``: llama.cpp's CPU weight repacking at load (its default).
+    """
+    import llama_cpp as lib
+
+    quiet(lib)
+    params = lib.llama_model_default_params()
+    params.use_extra_bufts = repack
+    model = lib.llama_model_load_from_file(gguf.encode(), params)
+    if not model:
+        raise AssistantError(f"{gguf}: llama.cpp could not load it")
+    cparams = lib.llama_context_default_params()
+    cparams.n_ctx, cparams.n_batch, cparams.n_ubatch = len(ids) + steps + 16, 512, 512
+    cparams.n_threads, cparams.n_threads_batch = threads, threads
+    ctx = lib.llama_init_from_model(model, cparams)
+    vocab = lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(model))
+    mem = lib.llama_get_memory(ctx)
+
+    def decode(tokens: list[int]) -> np.ndarray:
+        for start in range(0, len(tokens), 512):
+            chunk = tokens[start : start + 512]
+            arr = (lib.llama_token * len(chunk))(*chunk)  # referenced here while llama.cpp reads it
+            if lib.llama_decode(ctx, lib.llama_batch_get_one(arr, len(chunk))):
+                raise AssistantError(f"{gguf}: llama_decode failed")
+        return np.ctypeslib.as_array(lib.llama_get_logits_ith(ctx, -1), shape=(vocab,)).copy()
+
+    try:
+        decode(ids[:8])  # warm-up
+        best = float("inf")
+        for _ in range(2):
+            lib.llama_memory_clear(mem, True)
+            start = now()
+            logits = decode(ids)
+            best = min(best, now() - start)
+        step_s = []
+        for _ in range(steps):
+            token = int(np.argmax(logits))
+            start = now()
+            logits = decode([token])
+            step_s.append(now() - start)
+    finally:
+        lib.llama_free(ctx)
+        lib.llama_model_free(model)
     return {"prefill_tok_s": len(ids) / best, "decode_tok_s": 1 / statistics.median(step_s),
             "prompt_tokens": len(ids), "peak_rss_mb": probes.peak_rss_bytes() / 1e6}
 
@@ -132,7 +123,7 @@ def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
 
 
 def side_by_side(root: Path, cfg: ModelConfig, cache: Path, gguf: Path, steps: int, rounds: int = 2,
-                 prefill_tokens: int = 400, say: Any = print) -> dict[str, list[dict[str, Any]]]:
+                 prefill_tokens: int = 400, say: Any = print, audio: bool = False) -> dict[str, list[dict[str, Any]]]:
     """``rounds`` pairs of (engine, peer) children, alternating; every round's figures per side."""
     if not gguf.is_file():
         raise AssistantError(f"{gguf}: no GGUF here; {GGUF_HINT}")
@@ -140,14 +131,15 @@ def side_by_side(root: Path, cfg: ModelConfig, cache: Path, gguf: Path, steps: i
     runs: dict[str, list[dict[str, Any]]] = {"engine": [], "peer": []}
     for n in range(rounds):
         say(f"side by side, round {n + 1}/{rounds}: engine ({cfg.threads} threads, own process)")
-        runs["engine"].append(_in_child(engine_child, str(root), cfg, str(cache), steps, prefill_tokens))
+        runs["engine"].append(_in_child(engine_child, str(root), cfg, str(cache), steps, prefill_tokens, audio))
         say(f"side by side, round {n + 1}/{rounds}: llama.cpp on {gguf.name} ({cfg.threads} threads, own process)")
         ids = runs["engine"][-1].pop("ids")
-        runs["peer"].append(_in_child(peer_child, str(gguf), ids, cfg.threads, steps))
+        runs["peer"].append(_in_child(peer_child, str(gguf), ids, cfg.threads, steps, cfg.llama_repack))
     return runs
 
 
-def add_rows(report: Any, runs: dict[str, list[dict[str, Any]]], gguf: Path, target: Any) -> None:
+def add_rows(report: Any, runs: dict[str, list[dict[str, Any]]], gguf: Path, target: Any, audio: bool = False,
+             repack: bool = True) -> None:
     """Both sides' best figures, their ratios (engine / peer) with targets, and the method."""
     best = {side: {"prefill_tok_s": max(r["prefill_tok_s"] for r in rs), "decode_tok_s": max(r["decode_tok_s"] for r in rs),
                    "peak_rss_mb": max(r["peak_rss_mb"] for r in rs)} for side, rs in runs.items()}
@@ -155,14 +147,16 @@ def add_rows(report: Any, runs: dict[str, list[dict[str, Any]]], gguf: Path, tar
     report.add("peer", "llama.cpp")
     report.add("peer_model", str(gguf))
     report.add("peer_build", check_native().replace("\n", " "), label=f"peer build ({platform.machine()})")
+    report.add("peer_repack", repack, label="llama.cpp weight repacking at load (peer)")
     report.add("peer_rounds", len(runs["engine"]), label="engine, peer alternations (each in its own process)")
     for side, name in (("engine", "engine"), ("peer", "llama.cpp")):
         report.add(f"{side}_side_prefill_tok_s", best[side]["prefill_tok_s"], "tok/s",
                    label=f"side by side: {name} prefill ({tokens} tokens)")
         report.add(f"{side}_side_decode_tok_s", best[side]["decode_tok_s"], "tok/s",
                    label=f"side by side: {name} decode")
+        what = "with the audio encoder" if audio and side == "engine" else "text only"
         report.add(f"{side}_side_peak_rss_mb", best[side]["peak_rss_mb"], "MB",
-                   label=f"side by side: {name} peak RSS (text only, own process)")
+                   label=f"side by side: {name} peak RSS ({what}, own process)")
     target(report, "decode_vs_peer", best["engine"]["decode_tok_s"] / best["peer"]["decode_tok_s"], "x", ">=", 1.0,
            "decode, engine / llama.cpp (same run)")
     target(report, "prefill_vs_peer", best["engine"]["prefill_tok_s"] / best["peer"]["prefill_tok_s"], "x", ">=", 1.0,

@@ -30,6 +30,8 @@ def register(subparsers: Any) -> None:
                       "for others: <state_dir>/models/<repository name>)")
     pull.add_argument("--revision", help="hub revision (default: main)")
     pull.add_argument("--text-only", action="store_true", help="skip the audio encoder")
+    pull.add_argument("--gguf", metavar="REPO:FILE", help="also fetch this GGUF of the text decoder from the hub as "
+                      "<dir>/gguf/model.gguf, for model.backend = \"llama.cpp\" (its SHA-256 is checked)")
     pull.set_defaults(func=_pull)
     verify = sub.add_parser("verify", help="check files, shards, graph signatures and checksums")
     verify.add_argument("dir", nargs="?", help="model directory (default: model.dir from the config)")
@@ -39,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from assistant.engine.graphs.hub import pull
+    from assistant.engine.graphs.hub import pull, pull_gguf
 
     config = load_config(args.config)
     configured = model_dir(config)
@@ -64,6 +66,8 @@ def _pull(args: argparse.Namespace) -> int:
         }
         selection = {g: {per_graph[g]} for g in graphs}
     manifest = pull(args.model, dest, selection, args.revision)
+    if args.gguf:
+        manifest = pull_gguf(args.gguf, dest)
     print(f"done: {dest} (checksums in {manifest.name}); check it with 'assistant models verify {dest}'")
     if dest.resolve() != configured.resolve():
         print(f'to use it, set model.dir = "{dest}" in the [model] section of the config')

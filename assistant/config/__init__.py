@@ -1,7 +1,7 @@
 """Configuration: one TOML file resolved into frozen dataclasses (see ``schema``)."""
 
 from assistant.config.loader import find_config_file, load_config
-from assistant.config.paths import graph_cache_dir, model_dir, state_dir
+from assistant.config.paths import gguf_path, graph_cache_dir, model_dir, state_dir
 from assistant.config.schema import (
     AudioConfig,
     Config,
@@ -27,6 +27,7 @@ __all__ = [
     "VadConfig",
     "WakeWordConfig",
     "find_config_file",
+    "gguf_path",
     "graph_cache_dir",
     "load_config",
     "model_dir",

@@ -34,3 +34,10 @@ def model_dir(config: Config, environ: Mapping[str, str] | None = None) -> Path:
     if config.model.dir:
         return Path(config.model.dir).expanduser()
     return state_dir(config, environ) / "models" / DEFAULT_MODEL_NAME
+
+
+def gguf_path(config: Config, environ: Mapping[str, str] | None = None) -> Path:
+    """``model.gguf``, else ``<model dir>/gguf/model.gguf`` (where ``models pull`` puts it)."""
+    if config.model.gguf:
+        return Path(config.model.gguf).expanduser()
+    return model_dir(config, environ) / "gguf" / "model.gguf"

@@ -72,6 +72,12 @@ class VadConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     dir: str = opt("", "Gemma 4 E2B ONNX model directory ('' = <state_dir>/models/gemma-4-E2B-it-ONNX)")
+    backend: str = opt("onnxruntime", "What runs the text decoder: ONNX Runtime graphs of model.dir, or llama.cpp on "
+                                      "model.gguf (the audio encoder stays on ONNX Runtime)",
+                        choices=("onnxruntime", "llama.cpp"))
+    gguf: str = opt("", "GGUF of the text decoder for backend llama.cpp ('' = <model.dir>/gguf/model.gguf)")
+    llama_repack: bool = opt(True, "llama.cpp: repack weights for this CPU's kernels at load (faster, more memory)")
+    context: int = opt(4096, "llama.cpp: KV cache positions (prompt and reply of one model step)", range=(256, 131072))
     decoder_precision: str = opt("q4", "Precision of decoder_model_merged", choices=PRECISIONS)
     embed_precision: str = opt("q4", "Precision of embed_tokens", choices=PRECISIONS)
     audio_precision: str = opt("q4", "Precision of audio_encoder", choices=PRECISIONS)

@@ -168,6 +168,12 @@ def _files(config: Config) -> list[Finding]:
     if config.model.dir and not Path(config.model.dir).expanduser().is_dir():
         found.append(Finding(ERROR, "model.dir", f'= "{config.model.dir}": no such directory '
                              "(run 'assistant models pull e2b --dir DIR', or fix the path)"))
+    if config.model.backend == "llama.cpp" and config.model.gguf:
+        path = Path(config.model.gguf).expanduser()
+        problem = "no such file" if not path.exists() else readable_problem(path)
+        if problem:
+            found.append(Finding(ERROR, "model.gguf", f'= "{config.model.gguf}": {problem} '
+                                 "(backend llama.cpp needs it; run 'assistant models pull', or fix the path)"))
     return found
 
 

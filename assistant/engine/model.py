@@ -26,8 +26,10 @@ from assistant.engine.audio.audiostream import StagedEncoder
 from assistant.engine.audio.audioturn import AudioTurn
 from assistant.engine.audio.features import SAMPLE_RATE, FeatureExtractor, audio_token_count, fit_frames
 from assistant.engine.audio.liveturn import is_live, settle, stream_live
+from assistant.engine.decoding.backend import DecoderBackend
 from assistant.engine.decoding.decode import Decoder, KvCache, Prefill, decode_tokens
 from assistant.engine.decoding.events import EventRouter, Markers
+from assistant.engine.decoding.llamadecoder import LlamaDecoder
 from assistant.engine.decoding.prefixcache import PrefixCache, shared_length
 from assistant.engine.decoding.prompt import PromptBuilder, load_tokenizer
 from assistant.engine.decoding.sampling import LogitsProcessor, Sampler, SamplingParams, suppress
@@ -59,7 +61,7 @@ def default_cache_dir(model_dir: Path) -> Path:
 
 
 class GemmaModel:
-    """Gemma 4 (E2B layout) on ONNX Runtime."""
+    """Gemma 4 (E2B layout): the audio encoder on ONNX Runtime, the text decoder on ONNX Runtime or llama.cpp."""
 
     def __init__(
         self,
@@ -69,7 +71,7 @@ class GemmaModel:
         generation: GenerationSpec,
         processor: ProcessorSpec,
         tokenizer: Any,
-        decoder: Decoder,
+        decoder: DecoderBackend,
         audio: Graph | None,
         features: FeatureExtractor | None,
     ) -> None:
@@ -115,7 +117,9 @@ class GemmaModel:
         graphs: dict[str, Graph] = {}
         stages: StagedEncoder | None = None
         graph_cache = graph_cache or (cache_dir or default_cache_dir(root)) / "graphs"
-        wanted = [(n, p) for n, p in selection.items() if n != "audio_encoder" or want_audio]
+        llama = cfg.backend == "llama.cpp"  # the text decoder from a GGUF: only the audio encoder is a graph then
+        wanted = [(n, p) for n, p in selection.items()
+                  if (n == "audio_encoder" and want_audio) or (n != "audio_encoder" and not llama)]
         # every file or signature problem first, in the usual order
         infos = {name: check_files(root, name, precision, spec, mel_bins) for name, precision in wanted}
         # decoder first: its load peak (original weights read while repacking) comes before the rest is resident
@@ -124,26 +128,35 @@ class GemmaModel:
                                                 progress or log.warning)
             stages = stages or staged
         features = FeatureExtractor(processor.feature_extractor) if "audio_encoder" in graphs else None
+        decoder: DecoderBackend
+        if llama:
+            gguf = Path(cfg.gguf).expanduser() if cfg.gguf else root / "gguf" / "model.gguf"
+            decoder = LlamaDecoder(gguf, spec, cfg.threads, cfg.context, cfg.llama_repack)
+        else:
+            decoder = cls._onnx_decoder(root, cfg, spec, graphs, cache_dir, progress)
+        model = cls(root, cfg, spec, generation, processor, tokenizer, decoder, graphs.get("audio_encoder"), features)
+        model.audio_stages = stages
+        model.load_s = now() - start
+        log.info("loaded %s in %.2f s (%s)", root, model.load_s,
+                 f"llama.cpp on {cfg.gguf or 'gguf/model.gguf'}" if llama else selection)
+        return model
+
+    @staticmethod
+    def _onnx_decoder(root: Path, cfg: ModelConfig, spec: ModelSpec, graphs: dict[str, Graph], cache_dir: Path | None,
+                      progress: Callable[[str], None] | None) -> Decoder:
         ple = None
         if cfg.ple_store != "off":
             embed = graphs["embed_tokens"]
             ple = ensure_ple_store(embed.path, embed.session, spec.text.vocab_size, cache_dir or default_cache_dir(root),
                                    int(cfg.ple_store.removeprefix("int")), progress or log.warning).lookup
-        model = cls(
-            root,
-            cfg,
-            spec,
-            generation,
-            processor,
-            tokenizer,
-            Decoder(graphs["embed_tokens"], graphs["decoder_model_merged"], spec, ple),
-            graphs.get("audio_encoder"),
-            features,
-        )
-        model.audio_stages = stages
-        model.load_s = now() - start
-        log.info("loaded %s in %.2f s (%s)", root, model.load_s, selection)
-        return model
+        return Decoder(graphs["embed_tokens"], graphs["decoder_model_merged"], spec, ple)
+
+    @property
+    def onnx_decoder(self) -> Decoder:
+        """The ONNX Runtime decoder (for measurements that read its graphs); ``AssistantError`` on llama.cpp."""
+        if not isinstance(self.decoder, Decoder):
+            raise AssistantError(f'this needs model.backend = "onnxruntime" (not "{self.config.backend}")')
+        return self.decoder
 
     @property
     def has_audio(self) -> bool:

@@ -14,7 +14,8 @@ import numpy as np
 
 from assistant.engine.audio.audiostream import StagedEncoder
 from assistant.engine.audio.features import FeatureExtractor
-from assistant.engine.decoding.decode import Decoder, KvCache, Prefill
+from assistant.engine.decoding.backend import DecoderBackend
+from assistant.engine.decoding.decode import KvCache, Prefill
 from assistant.engine.decoding.events import Markers
 from assistant.engine.decoding.prefixcache import PrefixCache
 from assistant.engine.decoding.prompt import PromptBuilder
@@ -43,7 +44,7 @@ class TurnModel(Protocol):
     @property
     def processor_spec(self) -> ProcessorSpec: ...
     @property
-    def decoder(self) -> Decoder: ...
+    def decoder(self) -> DecoderBackend: ...
     @property
     def prompts(self) -> PromptBuilder: ...
     @property

@@ -21,23 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from assistant.engine.decoding.backend import DecoderBackend, RowsResult
+from assistant.engine.decoding.kvcache import Array, KvCache
 from assistant.engine.decoding.timings import Timings, now
 from assistant.engine.graphs.contract import kv_names
 from assistant.engine.graphs.sessions import Graph
 from assistant.engine.graphs.spec import ModelSpec
-
-Array = npt.NDArray[np.generic]
-
-
-@dataclass
-class KvCache:
-    """Past keys and values by input name, and how many positions they cover."""
-
-    arrays: dict[str, Array]
-    length: int
-
-    def copy(self) -> KvCache:
-        return KvCache({k: v.copy() for k, v in self.arrays.items()}, self.length)
 
 
 class Decoder:
@@ -97,7 +86,8 @@ class Decoder:
             self._ones = np.ones((1, max(total, 2 * self._ones.shape[1])), dtype=np.int64)
         return self._ones[:, :total]
 
-    def forward(self, embeds: Array, ple: Array, cache: KvCache, all_logits: bool = False) -> tuple[Array, KvCache]:
+    def forward(self, embeds: Array, ple: Array, cache: KvCache,
+                all_logits: bool = False) -> tuple[npt.NDArray[np.float32], KvCache]:
         """Run new positions through the decoder: logits ``[S or 1, vocab]`` (float32) and the grown cache."""
         new = embeds.shape[1]
         feeds: dict[str, Array] = {
@@ -118,6 +108,40 @@ class Decoder:
         arrays = dict(zip(self.past_names, outputs[1:], strict=True))
         return logits.astype(np.float32, copy=False), KvCache(arrays, cache.length + new)
 
+    def forward_rows(self, rows: list[list[int]], cache: KvCache) -> RowsResult:
+        """One pass over ``rows`` (batch K, right-padded) after a shared ``cache``: all logits, and ``pick``."""
+        k, width = len(rows), max(len(r) for r in rows)
+        pad = self.spec.text.pad_token_id
+        flat = [t for r in rows for t in [*r, *[pad] * (width - len(r))]]
+        embeds, ple = self.embed(flat)
+        past = cache.length
+        mask = np.zeros((k, past + width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            mask[i, : past + len(r)] = 1
+        feeds: dict[str, Array] = {
+            "inputs_embeds": embeds.reshape(k, width, *embeds.shape[2:]).astype(self.embeds_dtype, copy=False),
+            "per_layer_inputs": ple.reshape(k, width, *ple.shape[2:]).astype(self.ple_dtype, copy=False),
+            "attention_mask": mask,
+            "position_ids": np.tile(np.arange(past, past + width, dtype=np.int64), (k, 1)),
+        }
+        if self.has_keep:
+            feeds["num_logits_to_keep"] = np.array(0, dtype=np.int64)
+        if self.has_cache_branch:
+            feeds["use_cache_branch"] = np.full(self._branch_shape, past > 0, dtype=np.bool_)
+        feeds.update({name: np.repeat(arr, k, axis=0) for name, arr in cache.arrays.items()})
+        outputs = self.graph.run(feeds, self.output_names)
+        presents = dict(zip(self.past_names, outputs[1:], strict=True))
+
+        def pick(row: int, length: int) -> KvCache:
+            """Row ``row`` of the presents, cut to its ``length`` real positions."""
+            return KvCache({n: np.ascontiguousarray(a[row : row + 1, :, :length]) for n, a in presents.items()}, length)
+
+        return outputs[0].astype(np.float32, copy=False), pick
+
+    def keep(self, cache: KvCache) -> KvCache:
+        """A cache is a value already (no pass writes into a past tensor)."""
+        return cache
+
 
 @dataclass
 class Prefill:
@@ -132,7 +156,7 @@ Chooser = Callable[[Sequence[int], npt.NDArray[np.float32]], int]
 
 
 def decode_tokens(
-    decoder: Decoder,
+    decoder: DecoderBackend,
     prompt: Prefill,
     choose: Chooser,
     stop_ids: Sequence[int],

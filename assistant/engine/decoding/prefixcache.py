@@ -14,7 +14,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from assistant.engine.decoding.decode import Decoder, KvCache, Prefill
+from assistant.engine.decoding.backend import DecoderBackend
+from assistant.engine.decoding.decode import KvCache, Prefill
 from assistant.engine.decoding.timings import Timings, now
 
 log = logging.getLogger("assistant.engine")
@@ -34,7 +35,7 @@ def shared_length(a: Sequence[int], b: Sequence[int]) -> int:
 class PrefixCache:
     """KV states of system-turn prefixes by token ids (LRU of ``size`` entries: each holds tens of MB on E2B)."""
 
-    def __init__(self, decoder: Decoder, size: int = 1) -> None:
+    def __init__(self, decoder: DecoderBackend, size: int = 1) -> None:
         self.decoder = decoder
         self.size = size
         self._entries: OrderedDict[tuple[int, ...], KvCache] = OrderedDict()
@@ -74,6 +75,7 @@ class PrefixCache:
             return None
         start = now()
         _, cache = self.decoder.forward(prompt.embeds[:, :n], prompt.ple[:, :n], self.decoder.empty_cache())
+        cache = self.decoder.keep(cache)  # llama.cpp: a saved copy of the state, for when the sequence moved on
         self._entries[tuple(prompt.ids[:n])] = cache
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.engine.decoding.decode import Chooser, Decoder, KvCache, Prefill
+from assistant.engine.decoding.backend import DecoderBackend
+from assistant.engine.decoding.decode import Chooser, KvCache, Prefill
 from assistant.engine.decoding.sampling import Logits
 from assistant.engine.decoding.timings import Timings, now
 from assistant.engine.grammar.constraint import CALL, Counts, ToolCallConstraint
 from assistant.engine.grammar.scoring import Scored, ScoringPolicy, options_at, score_options
 
 
-def _extend(prompt: Prefill, decoder: Decoder, ids: list[int]) -> Prefill:
+def _extend(prompt: Prefill, decoder: DecoderBackend, ids: list[int]) -> Prefill:
     if not ids:
         return prompt
     embeds, ple = decoder.embed(ids)
@@ -39,7 +40,7 @@ class Scoring:
 
 
 def decode_constrained(
-    decoder: Decoder,
+    decoder: DecoderBackend,
     prompt: Prefill,
     choose: Chooser,
     constraint: ToolCallConstraint,
@@ -116,7 +117,7 @@ def _emit(tokens: list[int], constraint: ToolCallConstraint, ids: list[int], cou
         yield token
 
 
-def _score(decoder: Decoder, constraint: ToolCallConstraint, scoring: Scoring | None, first: Logits,
+def _score(decoder: DecoderBackend, constraint: ToolCallConstraint, scoring: Scoring | None, first: Logits,
            cache: KvCache, room: int) -> Scored | None:
     """The chosen option when this choice is scored in one pass, else None (decode a token instead)."""
     if scoring is None or constraint.phase != CALL:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from assistant.engine.decoding.decode import Array, Decoder, KvCache
+from assistant.engine.decoding.backend import DecoderBackend
+from assistant.engine.decoding.kvcache import Array, KvCache
 from assistant.engine.decoding.timings import now
 from assistant.engine.grammar.constraint import Counts
 from assistant.engine.grammar.grammar import GrammarError
@@ -106,38 +107,6 @@ def option_scores(grammar: TokenGrammar, start: TokenState, options: list[Option
     return scores
 
 
-def forward_rows(decoder: Decoder, rows: list[list[int]], cache: KvCache) -> tuple[Array, dict[str, Array]]:
-    """One decoder pass over ``rows`` (batch K, right-padded) after a shared ``cache``: all logits, and presents."""
-    k, width = len(rows), max(len(r) for r in rows)
-    pad = decoder.spec.text.pad_token_id
-    flat = [t for r in rows for t in [*r, *[pad] * (width - len(r))]]
-    embeds, ple = decoder.embed(flat)
-    past = cache.length
-    mask = np.zeros((k, past + width), dtype=np.int64)
-    for i, r in enumerate(rows):
-        mask[i, : past + len(r)] = 1
-    graph = decoder.graph
-    feeds: dict[str, Array] = {
-        "inputs_embeds": embeds.reshape(k, width, *embeds.shape[2:]).astype(decoder.embeds_dtype, copy=False),
-        "per_layer_inputs": ple.reshape(k, width, *ple.shape[2:]).astype(decoder.ple_dtype, copy=False),
-        "attention_mask": mask,
-        "position_ids": np.tile(np.arange(past, past + width, dtype=np.int64), (k, 1)),
-    }
-    if decoder.has_keep:
-        feeds["num_logits_to_keep"] = np.array(0, dtype=np.int64)
-    if decoder.has_cache_branch:
-        shape = () if not graph.input("use_cache_branch").shape else (1,)
-        feeds["use_cache_branch"] = np.full(shape, past > 0, dtype=np.bool_)
-    feeds.update({name: np.repeat(arr, k, axis=0) for name, arr in cache.arrays.items()})
-    outputs = graph.run(feeds, decoder.output_names)
-    return outputs[0].astype(np.float32, copy=False), dict(zip(decoder.past_names, outputs[1:], strict=True))
-
-
-def row_cache(presents: dict[str, Array], row: int, length: int) -> KvCache:
-    """Row ``row`` of a batched pass's presents, cut to its ``length`` real positions."""
-    return KvCache({n: np.ascontiguousarray(a[row : row + 1, :, :length]) for n, a in presents.items()}, length)
-
-
 @dataclass
 class Scored:
     option: Option
@@ -147,11 +116,11 @@ class Scored:
     batch_tokens: int = 0  # rows x width of the batched pass
 
 
-def score_options(decoder: Decoder, grammar: TokenGrammar, state: TokenState, options: list[Option],
+def score_options(decoder: DecoderBackend, grammar: TokenGrammar, state: TokenState, options: list[Option],
                   first: Logits, cache: KvCache, pick: int | None = None,
                   rng: np.random.Generator | None = None) -> Scored:
     """Score ``options`` in one pass; take the best (``rng``: draw in proportion; ``pick``: that index)."""
-    logits, presents = forward_rows(decoder, [list(o.tokens) for o in options], cache)
+    logits, take = decoder.forward_rows([list(o.tokens) for o in options], cache)
     scores = option_scores(grammar, state, options, first, logits)
     if pick is None:
         if rng is None:
@@ -161,10 +130,10 @@ def score_options(decoder: Decoder, grammar: TokenGrammar, state: TokenState, op
             pick = int(rng.choice(len(options), p=p / p.sum()))
     n = len(options[pick].tokens)
     batch = len(options) * max(len(o.tokens) for o in options)
-    return Scored(options[pick], scores, logits[pick, n - 1], row_cache(presents, pick, cache.length + n), batch)
+    return Scored(options[pick], scores, logits[pick, n - 1], take(pick, cache.length + n), batch)
 
 
-def measure_policy(decoder: Decoder, cache: KvCache, batch_tokens: int = 64, repeats: int = 3) -> ScoringPolicy:
+def measure_policy(decoder: DecoderBackend, cache: KvCache, batch_tokens: int = 64, repeats: int = 3) -> ScoringPolicy:
     """Time a single-token pass and a ``batch_tokens`` pass after ``cache`` on this machine."""
     token = decoder.spec.text.pad_token_id
 
@@ -177,7 +146,7 @@ def measure_policy(decoder: Decoder, cache: KvCache, batch_tokens: int = 64, rep
         return min(times)
 
     one = best(lambda: decoder.forward(*decoder.embed([token]), cache))
-    many = best(lambda: forward_rows(decoder, [[token] * 8] * max(1, batch_tokens // 8), cache))
+    many = best(lambda: decoder.forward_rows([[token] * 8] * max(1, batch_tokens // 8), cache))
     return ScoringPolicy(decode_pass_s=one, prefill_token_s=many / (max(1, batch_tokens // 8) * 8))
 
 

@@ -3,12 +3,15 @@
 Only the files the chosen precisions need are fetched: the sidecar configs, and for each graph
 its ``.onnx`` file plus every ``.onnx_data*`` shard. Downloads go through ``huggingface_hub``
 (partial files are resumed, with a progress bar); each file's SHA-256 is checked against the
-hub's LFS metadata where it has one and recorded in ``manifest.json``.
+hub's LFS metadata where it has one and recorded in ``manifest.json``. ``pull_gguf`` adds a GGUF of the
+text decoder (``model.backend = "llama.cpp"``) from any hub repository as ``gguf/model.gguf``, refused
+unless the hub gives its SHA-256 and the download matches it.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -137,3 +140,36 @@ def _fetch(repo: str, sha: str, dest: Path, file: RemoteFile, known: dict[str, A
         local.unlink(missing_ok=True)
         raise AssistantError(f"{local}: checksum mismatch after download (deleted; run pull again)")
     return {"size": local.stat().st_size, "sha256": digest}
+
+
+GGUF_REL = "gguf/model.gguf"
+
+
+def pull_gguf(source: str, dest: Path, revision: str | None = None) -> Path:
+    """Fetch ``REPO:FILE`` (a GGUF on the hub) as ``dest/gguf/model.gguf``, checksum checked and recorded."""
+    repo, _, name = source.partition(":")
+    if not repo or not name.endswith(".gguf"):
+        raise AssistantError(f"--gguf {source}: give the repository and the file, REPO:FILE.gguf")
+    try:
+        sha, remote = _remote_files(repo, revision)
+    except Exception as err:
+        if _is_network_error(err):
+            raise AssistantError(f"cannot reach the Hugging Face hub for {repo} ({_reason(err)}); download {name} "
+                                 f"elsewhere, copy it to {dest / GGUF_REL} or set model.gguf") from err
+        raise AssistantError(f"the hub refused {repo}: {_reason(err)}") from err
+    file = remote.get(name)
+    if file is None:
+        raise AssistantError(f"{repo} has no {name}")
+    if not file.sha256:
+        raise AssistantError(f"the hub gives no SHA-256 for {repo}/{name}: not pulled (it could not be checked)")
+    target = dest / GGUF_REL
+    known = (read_manifest(dest) or {}).get("files", {}).get(GGUF_REL) if (dest / "manifest.json").is_file() else None
+    if known and target.is_file() and target.stat().st_size == file.size and known.get("sha256") == file.sha256:
+        return dest / "manifest.json"  # already complete and checked
+    print(f"{repo}@{sha[:12]}: {name} ({file.size / 1e9:.2f} GB) -> {target}", file=sys.stderr)
+    fetched = _fetch(repo, sha, dest / "gguf", file, None)  # checked against the hub's SHA-256 (else deleted)
+    (dest / "gguf" / name).replace(target)
+    shutil.rmtree(dest / "gguf" / ".cache", ignore_errors=True)  # huggingface_hub's download bookkeeping
+    manifest = read_manifest(dest) or {"repo": repo, "revision": sha, "files": {}}
+    entry = {**fetched, "source": f"{repo}@{sha}:{name}"}
+    return write_manifest(dest, str(manifest.get("repo", repo)), str(manifest.get("revision", sha)), {GGUF_REL: entry})

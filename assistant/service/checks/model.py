@@ -12,10 +12,15 @@ SUFFIX = {"fp32": "", "fp16": "_fp16", "q4": "_q4", "q4f16": "_q4f16", "quantize
 
 
 def required_files(config: Config) -> list[str]:
-    """Paths, relative to the model directory, of what the configured precisions need."""
+    """Paths, relative to the model directory, of what the configured precisions need.
+
+    With ``model.backend = "llama.cpp"`` the text decoder is a GGUF (the engine's ``llama.cpp backend`` check):
+    of the graphs only the audio encoder is needed.
+    """
     m = config.model
-    graphs = (("audio_encoder", m.audio_precision), ("embed_tokens", m.embed_precision),
-              ("decoder_model_merged", m.decoder_precision))
+    graphs: tuple[tuple[str, str], ...] = (("audio_encoder", m.audio_precision),)
+    if m.backend != "llama.cpp":
+        graphs += (("embed_tokens", m.embed_precision), ("decoder_model_merged", m.decoder_precision))
     files = list(TOP_LEVEL)
     for graph, precision in graphs:
         name = f"onnx/{graph}{SUFFIX[precision]}.onnx"

@@ -38,6 +38,9 @@ GATE_DB = (3.0, 9.0)  # ... and a frame is speech only if the VAD says so and it
 # babble's loud moments are ~7 dB over its floor
 LEVEL_S = 0.03  # frame levels are smoothed over this long
 FLOOR_EVERY_S = 0.1  # the floor is recomputed this often
+CONTINUE_DB = 2.0  # once speech has begun, a frame carries it on only if it also stands this much over the gate ...
+RESUME_S, RESUME_FILL = 0.1, 0.6  # ... and after a gap such frames must fill 60 % of 100 ms to resume it: a room's
+# tail, a note of music or another talker's syllable after the command then no longer restarts the end silence
 
 
 class NoiseFloor:
@@ -73,8 +76,8 @@ class NoiseFloor:
             self.floor_db = float(low)
             self.margin_db = float(np.clip(2 * (mid - low) + 2.0, *GATE_DB))
 
-    def above(self) -> bool:
-        return self.level_db >= self.floor_db + self.margin_db
+    def above(self, extra_db: float = 0.0) -> bool:
+        return self.level_db >= self.floor_db + self.margin_db + extra_db
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ class Endpointer:
             self._remember(frame, voiced, power)
             return None
         if self._speaking:
-            return self._continue(frame, voiced, raw)
+            return self._continue(frame, voiced and self.floor.above(CONTINUE_DB), raw)
         self._remember(frame, voiced, power)
         if self._handover_until is not None:
             if self._t < self._handover_until - 1e-9:
@@ -218,6 +221,7 @@ class Endpointer:
         end_wait = max(frame_s, self.config.end_silence_ms / 1000 - self._hangover_s)
         self._end_frames = max(1, math.ceil(end_wait / frame_s - 1e-9))
         self._end_frames_gated = max(1, math.ceil(self.config.end_silence_ms / 1000 / frame_s - 1e-9))
+        self._resume_frames = max(1, round(RESUME_S / frame_s))
 
     def _remember(self, frame: Samples, voiced: bool, power: float) -> None:
         self._history.append((frame, voiced, power))
@@ -237,6 +241,7 @@ class Endpointer:
         self._last_voiced_t = self._t if frames[-1][1] else self._t - self._frame_s
         self._silent = 0 if frames[-1][1] else 1
         self._gate_cut = False
+        self._resume: deque[bool] = deque(maxlen=self._resume_frames)
         self._speaking = True
         self._announced = False
         return self._announce()
@@ -251,17 +256,24 @@ class Endpointer:
     # -- in speech ------------------------------------------------------------------------
 
     def _continue(self, frame: Samples, voiced: bool, raw: bool) -> EndpointEvent | None:
-        """``raw``: the VAD's own decision; ``voiced``: that and the noise-floor gate. When the gate
-        ended the speech while the VAD still said speech, the VAD's hangover is not in the silence."""
+        """``raw``: the VAD's own decision; ``voiced``: that, the noise-floor gate and ``CONTINUE_DB`` more.
+        After a gap, speech resumes only when voiced frames fill ``RESUME_FILL`` of the last ``RESUME_S``.
+        When the gate ended the speech while the VAD still said speech, the VAD's hangover is not in the silence."""
         self._speech.append(frame)
         self._speech_len += len(frame)
-        if voiced:
+        if self._silent == 0 and voiced:
             self._last_voiced_t = self._t
-            self._silent = 0
+        elif self._silent == 0:
+            self._gate_cut = raw
+            self._silent = 1
+            self._resume.clear()
         else:
-            if self._silent == 0:
-                self._gate_cut = raw
-            self._silent += 1
+            self._resume.append(voiced)
+            if voiced and sum(self._resume) >= math.ceil(RESUME_FILL * self._resume_frames - 1e-9):
+                self._last_voiced_t = self._t
+                self._silent = 0
+            else:
+                self._silent += 1
         if self._speech_len >= self._max_samples:
             return self._finish(self._t, capped=True)
         if self._silent >= (self._end_frames_gated if self._gate_cut else self._end_frames):

@@ -24,9 +24,9 @@ import numpy as np
 from assistant.audio.endpoint import TAIL_S, Endpointer, NoSpeech, Utterance
 from assistant.audio.evalset import EvalSet, WakeSample
 from assistant.audio.factory import make_vad
-from assistant.audio.wakeword import Detector, MicroWakeWordModel
+from assistant.audio.wakeword import Detector, bundled
 from assistant.config.schema import VadConfig, WakeWordConfig
-from assistant.protocols import SAMPLE_RATE, Samples, Vad
+from assistant.protocols import SAMPLE_RATE, Samples, Vad, WakeWord
 
 FRAME = SAMPLE_RATE // 100
 DETECT_AFTER_S = 0.5  # a detection later than this after the phrase is not a detection of it
@@ -96,7 +96,7 @@ def run_sample(audio: Samples, sample: WakeSample, detector: Detector, vad: Vad,
 def run_set(evalset: EvalSet, thresholds: dict[str, float], vad_config: VadConfig, wake_config: WakeWordConfig,
             progress: Callable[[str], None] = lambda m: None) -> list[Outcome]:
     """Every wake sample through its own model at ``thresholds[model]``."""
-    models = {m: MicroWakeWordModel(m) for m in sorted({s.wake_model for s in evalset.samples})}
+    models = {m: bundled(m) for m in sorted({s.wake_model for s in evalset.samples})}
     vad = make_vad(vad_config)
     outcomes = []
     for i, sample in enumerate(evalset.samples):
@@ -113,7 +113,7 @@ def run_set(evalset: EvalSet, thresholds: dict[str, float], vad_config: VadConfi
     return outcomes
 
 
-def score_trace(model: MicroWakeWordModel, audio: Samples) -> np.ndarray:
+def score_trace(model: WakeWord, audio: Samples) -> np.ndarray:
     model.reset()
     return np.array([model.predict(f) for f in frames(audio)], dtype=np.float32)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from assistant.audio.evalset import EvalSet
 from assistant.audio.evaluate import Outcome, choose, count_fires, run_set, score_trace, sweep
-from assistant.audio.wakeword import MicroWakeWordModel, threshold_for
+from assistant.audio.wakeword import bundled, threshold_for
 from assistant.benchmarks.audio_echo import echo_figures
 from assistant.benchmarks.report import Report, median, percentile
 from assistant.config import Config
@@ -52,7 +52,7 @@ def traces(evalset: EvalSet, progress: Callable[[str], None]) -> dict[str, list[
     audio = [evalset.audio(s.file) for s in evalset.stretches]
     for model in WAKE_MODELS:
         progress(f"{model}: scores on {evalset.nonwake_hours * 60:.0f} minutes of non-wake speech")
-        mww = MicroWakeWordModel(model)
+        mww = bundled(model)
         out[model] = [score_trace(mww, a) for a in audio]
     return out
 

@@ -17,7 +17,7 @@ import pytest
 
 from assistant.audio.clips import VOICES, alsa_speech, espeak, noise
 from assistant.audio.factory import make_wakeword
-from assistant.audio.wakeword import Detector, MicroWakeWordModel, OpenWakeWordModel, load_wakeword
+from assistant.audio.wakeword import Detector, EitherModel, MicroWakeWordModel, OpenWakeWordModel, load_wakeword
 from assistant.config.schema import WAKE_MODELS, WakeWordConfig
 from assistant.errors import AssistantError
 
@@ -71,6 +71,27 @@ def test_hey_jarvis_does_not_fire_on_male_espeak_voices(clip):
     c = clip("hey jarvis", "en-us", lead_s=1.0, trail_s=1.0, snr_db=None)
     model = MicroWakeWordModel("hey_jarvis")
     assert max(model.predict(f) for f in frames_of(c.samples)) < 0.5
+
+
+@needs_espeak
+@needs_oww
+@pytest.mark.parametrize("voice", ["en-us", "en-gb"])
+def test_bundled_hey_jarvis_hears_male_voices_with_openwakeword_beside_it(clip, voice):
+    """The bundled hey_jarvis runs openWakeWord's model of the phrase beside microWakeWord's, which
+    ignores these voices (above): together they fire, once, on the phrase."""
+    c = clip("hey jarvis", voice, lead_s=1.0, trail_s=1.0, snr_db=20, noise_kind="white")
+    detector = make_wakeword(WakeWordConfig(model="hey_jarvis"))
+    assert isinstance(detector.model, EitherModel) and detector.name == "hey_jarvis"
+    fired = detections(detector, c.samples)
+    assert len(fired) == 1 and c.speech_start_s < fired[0] <= c.speech_end_s + 0.5
+
+
+@needs_espeak
+@needs_oww
+def test_bundled_hey_jarvis_has_no_false_accepts_on_other_speech(non_wake_audio):
+    """Both models at the tuned threshold, on the two minutes of other speech and noise."""
+    detector = make_wakeword(WakeWordConfig(model="hey_jarvis"))
+    assert detections(detector, non_wake_audio) == []
 
 
 @needs_espeak

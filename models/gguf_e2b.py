@@ -32,7 +32,7 @@ if __package__ in (None, ""):  # run as a script: make `models` importable from 
 import gguf
 import numpy as np
 
-from models.gguf_layout import ARCH, Q, Tensor, add_metadata, tensors
+from models.gguf_layout import ARCH, Q, Tensor, add_metadata, stream_file, tensors
 
 CHUNK_ROWS = 8192
 
@@ -78,25 +78,7 @@ def write(model_dir: Path, out: Path, seed: int = 0, say: Callable[[str], None] 
     w = gguf.GGUFWriter(out, ARCH)
     add_metadata(w, text, model_dir, f"{model_dir.name} (random weights, {ARCH})", gguf.LlamaFileType.MOSTLY_Q4_0)
     todo = tensors(text)
-    for t in todo:
-        w.add_tensor_info(t.name, t.shape, np.dtype(np.float32), t.nbytes, None if t.qtype == Q.F32 else t.qtype)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_ti_data_to_file()
-    fout = w.fout[0]  # streamed by hand, chunk by chunk: write_tensor_data wants a whole tensor in memory
-    for n, t in enumerate(todo):
-        w.tensors[0].pop(t.name)
-        w.write_padding(fout, fout.tell())
-        written = 0
-        for chunk in _chunks(t, rng):
-            chunk.tofile(fout)
-            written += chunk.nbytes
-        if written != t.nbytes:
-            raise AssertionError(f"{t.name}: wrote {written} bytes, expected {t.nbytes}")
-        w.write_padding(fout, t.nbytes)
-        if t.nbytes > 50e6 or n == len(todo) - 1:
-            say(f"{n + 1}/{len(todo)} {t.name} {t.qtype.name} {t.ne} ({t.nbytes / 1e6:.0f} MB)")
-    w.close()
+    stream_file(w, todo, lambda t: _chunks(t, rng), say)
     return out.stat().st_size
 
 

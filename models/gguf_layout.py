@@ -21,7 +21,7 @@ says where they differ.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +193,29 @@ def add_metadata(w: gguf.GGUFWriter, text: dict[str, Any], model_dir: Path, name
     w.add_pad_token_id(text.get("pad_token_id", 0))
     w.add_add_bos_token(True)
     w.add_add_space_prefix(False)
+
+
+def stream_file(w: gguf.GGUFWriter, todo: list[Tensor], chunks: Callable[[Tensor], Iterator[np.ndarray]],
+                say: Callable[[str], None]) -> None:
+    """Write the header, then each tensor's bytes chunk by chunk (``write_tensor_data`` wants a whole tensor in
+    memory, and the per-layer table of E2B is 2.4 GB), checking each tensor's size, and close ``w``."""
+    for t in todo:
+        w.add_tensor_info(t.name, t.shape, np.dtype(np.float32), t.nbytes, None if t.qtype == Q.F32 else t.qtype)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    assert w.fout is not None
+    fout = w.fout[0]
+    for n, t in enumerate(todo):
+        w.tensors[0].pop(t.name)
+        w.write_padding(fout, fout.tell())
+        written = 0
+        for chunk in chunks(t):
+            chunk.tofile(fout)
+            written += chunk.nbytes
+        if written != t.nbytes:
+            raise AssertionError(f"{t.name}: wrote {written} bytes, expected {t.nbytes}")
+        w.write_padding(fout, t.nbytes)
+        if t.nbytes > 50e6 or n == len(todo) - 1:
+            say(f"{n + 1}/{len(todo)} {t.name} {t.qtype.name} {t.ne} ({t.nbytes / 1e6:.0f} MB)")
+    w.close()

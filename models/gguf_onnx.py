@@ -28,7 +28,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `models` importable from the repository root
@@ -39,7 +39,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from models.gguf_layout import ARCH, Q, Tensor, add_metadata, tensors
+from models.gguf_layout import ARCH, Q, Tensor, add_metadata, stream_file, tensors
 
 MODULES = {
     "q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
@@ -191,31 +191,18 @@ def write(model_dir: Path, out: Path, say: Callable[[str], None] = print) -> int
         raise ValueError(f"ONNX weights with no place in the GGUF: {', '.join(sorted(sources))}")
     w = gguf.GGUFWriter(out, ARCH)
     add_metadata(w, text, model_dir, f"{model_dir.name} (its ONNX q4 weights, {ARCH})", gguf.LlamaFileType.MOSTLY_Q4_0)
-    for t, _ in todo:
-        w.add_tensor_info(t.name, t.shape, np.dtype(np.float32), t.nbytes, None if t.qtype == Q.F32 else t.qtype)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_ti_data_to_file()
-    assert w.fout is not None
-    fout = w.fout[0]  # streamed by hand, as in gguf_e2b
-    for i, (t, src) in enumerate(todo):
-        w.tensors[0].pop(t.name)
-        w.write_padding(fout, fout.tell())
+    sources_of = {t.name: src for t, src in todo}
+
+    def chunks(t: Tensor) -> Iterator[np.ndarray]:
+        src = sources_of[t.name]
         rows = t.shape[0] if len(t.shape) > 1 else 1
-        written = 0
         for start in range(0, rows, CHUNK_ROWS):
             n = min(CHUNK_ROWS, rows - start)
             assert t.fill is not None or src is not None
             # no source: norms and layer scalars (the layout's ones, the shape-faithful builder's values), RoPE factors
-            chunk = src.read(start, n) if src is not None else t.fill(start, n)  # type: ignore[misc]
-            chunk.tofile(fout)
-            written += chunk.nbytes
-        if written != t.nbytes:
-            raise AssertionError(f"{t.name}: wrote {written} bytes, expected {t.nbytes}")
-        w.write_padding(fout, t.nbytes)
-        if t.nbytes > 50e6 or i == len(todo) - 1:
-            say(f"{i + 1}/{len(todo)} {t.name} {t.qtype.name} {t.ne} ({t.nbytes / 1e6:.0f} MB)")
-    w.close()
+            yield src.read(start, n) if src is not None else t.fill(start, n)  # type: ignore[misc]
+
+    stream_file(w, [t for t, _ in todo], chunks, say)
     return out.stat().st_size
 
 

@@ -84,11 +84,21 @@ class LiveAudio:
         self.closed = False
         self.cancelled = False
         self.closed_at = 0.0  # time.monotonic() at close
+        self.keep: int | None = None  # the utterance's length given at close
+        self.tentative: int | None = None  # while the end silence runs: the length the utterance would keep
 
     def append(self, block: Samples) -> None:
         with self._cond:
             if not self.closed:
                 self._blocks.append(block)
+                self._cond.notify_all()
+
+    def pause(self, keep: int | None) -> None:
+        """The endpointer's end silence has begun: the utterance would be ``keep`` samples (None: speech goes on).
+        The engine brings its prefill up to there and waits, instead of encoding the silence."""
+        with self._cond:
+            if not self.closed and keep != self.tentative:
+                self.tentative = keep
                 self._cond.notify_all()
 
     def close(self, keep: int | None = None) -> None:
@@ -98,6 +108,7 @@ class LiveAudio:
             if not self.closed:
                 if keep is not None:
                     self._trim(keep)
+                self.keep = keep
                 self.closed, self.closed_at = True, time.monotonic()
                 self._cond.notify_all()
 

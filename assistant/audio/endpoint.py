@@ -150,6 +150,15 @@ class Endpointer:
         """The frames of the speech under way, pre-roll included (empty when there is none)."""
         return list(self._speech) if self._speaking else []
 
+    def tentative_keep(self) -> int | None:
+        """While the end silence of an announced utterance is running: how many samples of ``speech()`` the
+        utterance keeps if no speech resumes (the ``Utterance`` would have exactly these); None otherwise."""
+        if not (self._active and self._speaking and self._announced and self._silent > 0):
+            return None
+        end_t = self._last_voiced_t - (0.0 if self._gate_cut else self._hangover_s)
+        keep_until = end_t + min(TAIL_S, self.config.end_silence_ms / 1000)
+        return max(0, self._speech_len - round((self._t - keep_until) * SAMPLE_RATE))
+
     def stop(self) -> None:
         """Stop listening without an event (for example when the conversation is cancelled)."""
         self._active = False

@@ -42,6 +42,7 @@ VARIANTS: dict[str, dict[str, Any]] = {  # name -> GrammarEngine attributes ("tr
     "score": {"scoring": "auto"},  # closed choices scored in one batched pass where the Pi 5 policy says so
     "score_measured": {"scoring": "measured"},  # ... where a policy timed on this machine and model says so
     "step_rest": {"batch_rest": False},  # audio waiting at the close fed second by second (before this change)
+    "no_pause": {"pause": False},  # the live audio is not told when the end silence begins (before this change)
 }
 
 
@@ -128,7 +129,7 @@ def configure(engine: Any, variant: str, seed: int | None) -> None:
             liveturn.BATCH_REST = bool(value)
         elif name == "scoring":
             engine.scoring = Scoring() if value == "auto" else Scoring(measured_policy(engine.model))
-        elif name != "trim":
+        elif name not in ("trim", "pause"):  # how the live audio is fed, not engine attributes
             setattr(engine, name, value)
     if seed is not None:
         engine.options = engine.model.options(sampling=SamplingParams(True, 1.0, 64, 0.95, seed))
@@ -174,7 +175,8 @@ def measure(config: Any, root: Path, homes: list[int], commands: tuple[tuple[str
                     configure(home.stages.engine.inner, variant, i if sample else None)  # type: ignore[union-attr]
                     turn_id += 1
                     trim = bool(VARIANTS[variant].get("trim", True))
-                    got.append(home.turn(turn_id, kind, text, clip, end_silence, realtime, variant, trim))
+                    pause = bool(VARIANTS[variant].get("pause", True))
+                    got.append(home.turn(turn_id, kind, text, clip, end_silence, realtime, variant, trim, pause))
                     s = got[-1]
                     _say(f"  [{variant}] {text!r}: action {s.ms.get('action', float('nan')):.0f} ms, "
                          f"first audio {s.ms.get('first_audio', float('nan')):.0f} ms ({s.outcome})")

@@ -33,6 +33,7 @@ from assistant.service.wiring import local_engine
 
 log = logging.getLogger("assistant.bench")
 BLOCK = SAMPLE_RATE // 100  # 10 ms, the listener's block
+PAUSE_AFTER_S = 0.1  # when the listener marks the end silence: the VAD needs a few frames to call it silence
 
 
 class DrainPlayer:
@@ -162,11 +163,13 @@ class HomeRun:
             self.broker.close()
 
     def turn(self, turn_id: int, kind: str, utterance: str, clip: Samples, end_silence_s: float,
-             realtime: bool = True, variant: str = "", trim: bool = True) -> TurnSample:
+             realtime: bool = True, variant: str = "", trim: bool = True, pause: bool = True) -> TurnSample:
         """Speak ``clip`` into a live turn, close it after ``end_silence_s`` of silence, wait for the reply.
 
         ``trim``: close as the listener does, keeping the speech and ``TAIL_S`` of its trailing silence
         (what the engine has not read yet of the rest is dropped); False: keep the whole end silence.
+        ``pause``: as the listener does, mark the tentative end on the live audio once the end silence has
+        begun (``PAUSE_AFTER_S`` into it: the VAD's reaction, taken generously), with that same length.
         """
         assert self.stages is not None
         record = LatencyRecord(turn_id)
@@ -184,8 +187,14 @@ class HomeRun:
         worker = threading.Thread(target=run, name="bench-engine", daemon=True)
         worker.start()
         silence = np.zeros(int(end_silence_s * SAMPLE_RATE), dtype=np.int16)
-        _feed(live, np.concatenate([_int16(clip), silence]), realtime)
-        live.close(len(clip) + int(min(TAIL_S, end_silence_s) * SAMPLE_RATE) if trim else None)
+        keep = len(clip) + int(min(TAIL_S, end_silence_s) * SAMPLE_RATE) if trim else None
+        audio = np.concatenate([_int16(clip), silence])
+        mark = len(clip) + int(min(PAUSE_AFTER_S, end_silence_s) * SAMPLE_RATE)
+        _feed(live, audio[:mark], realtime)
+        if pause and keep is not None:
+            live.pause(keep)
+        _feed(live, audio[mark:], realtime)
+        live.close(keep)
         record.mark("speech_end", live.closed_at)
         closed = time.perf_counter()
         if not done.wait(600):

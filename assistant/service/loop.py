@@ -215,6 +215,7 @@ class Assistant:
             stop_ring(self.stages.ringer, "speech in the ring's pause")
         if listening.turn is not None and listening.turn.live is not None:
             listening.turn.live.append(frame)
+            listening.turn.live.pause(self.endpointer.tentative_keep())  # the end silence has begun (or not)
         if self.state == CLAIMING:
             if event is not None:
                 listening.held.append(event)

@@ -112,6 +112,12 @@ class EnergyEndpointer:
     def speech(self) -> list[Samples]:
         return list(self._buf) if self._active and self._start_t is not None else []
 
+    def tentative_keep(self) -> int | None:
+        """During the quiet frames after speech: the voiced samples the Utterance would keep."""
+        if not (self._active and self._start_t is not None and self._quiet):
+            return None
+        return sum(len(f) for f in self._buf[: -self._quiet])
+
     def feed(self, frame: Samples) -> SpeechStart | Utterance | NoSpeech | None:
         if not self._active:
             return None

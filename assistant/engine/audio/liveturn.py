@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from assistant.engine.audio.turnmodel import TurnModel
 from assistant.engine.decoding.events import EventRouter
 from assistant.engine.decoding.timings import Timings
@@ -44,24 +46,57 @@ def settle(messages: Sequence[Message]) -> list[Message]:
 
 def stream_live(model: TurnModel, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
                 options: GenerationOptions) -> Generation:
-    """Feed the last message's live audio to an audio turn as it arrives; its generation once closed."""
+    """Feed the last message's live audio to an audio turn as it arrives; its generation once closed.
+
+    While the endpointer's end silence runs (``LiveAudio.tentative``), audio past the tentative end is held
+    back and the turn is encoded and prefilled up to that end at once, so that the close finds nothing in
+    flight; speech that resumes releases what was held."""
     *before, last = messages
     live = last.live
     assert live is not None
     turn = model.begin_audio_turn(settle(before), tools, options, text=last.text)
+    held: list[np.ndarray] = []
+    fed = 0
+    caught_up_to: int | None = None
     for block in live.blocks():
+        held.append(np.asarray(block))
         if BATCH_REST and live.closed:  # a lagging engine: the rest goes into finish's one encode and prefill
-            turn.feed(block, advance=False)
             continue
-        turn.feed(block)
+        end = live.tentative
+        go, held = _split(held, None if end is None else end - fed)
+        for part in go:
+            turn.feed(part)
+            fed += len(part)
         if live.backlog() == 0:  # caught up with the speaker: use the idle time, leave less for the end
-            turn.catch_up(IDLE_STEP_S)
+            if end is not None and fed >= end and caught_up_to != end:
+                turn.catch_up(0.0)  # all of the utterance so far, now, while the end silence runs
+                caught_up_to = end
+            elif end is None:
+                turn.catch_up(IDLE_STEP_S)
     if live.cancelled:
         return empty_generation(model)
+    rest, _ = _split(held, None if live.keep is None else max(0, live.keep - fed))
+    for part in rest:  # what the close keeps of the held audio (the rest is end silence)
+        turn.feed(part, advance=not BATCH_REST)
     log.info("live audio closed: %d audio rows were prefilled while the user spoke", turn.prefilled_rows)
     generation = turn.finish()
     generation.live_rows = turn.prefilled_rows
     return generation
+
+
+def _split(blocks: list[np.ndarray], limit: int | None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``blocks`` cut after ``limit`` samples (None: no limit): (the first part, the rest)."""
+    if limit is None:
+        return blocks, []
+    first: list[np.ndarray] = []
+    for i, block in enumerate(blocks):
+        if limit <= 0:
+            return first, blocks[i:]
+        if len(block) > limit:
+            return [*first, block[:limit]], [block[limit:], *blocks[i + 1 :]]
+        first.append(block)
+        limit -= len(block)
+    return first, []
 
 
 def empty_generation(model: TurnModel) -> Generation:

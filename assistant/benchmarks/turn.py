@@ -8,7 +8,8 @@ random weights still makes a valid call), the actions thread, a real Mosquitto h
 
 - p50/p95 of end of speech -> first token, -> tool call complete, -> command published and acknowledged
   (PUBACK), -> first audio of the reply;
-- the breakdown per stage: the wait for the live audio to be caught up, the remaining audio encode,
+- the breakdown per stage: the part of the model step run ahead in the end silence (``ahead_of_close``:
+  the stages below include it), the wait for the live audio to be caught up, the remaining audio encode,
   prompt rendering, the prefill (with its tokens), each kind of decoder pass after it (a free token with
   the forced span fed with it, a forced span alone, a closed-set scoring pass), the choices (masking and
   sampling), validation and publish, each with its token counts.
@@ -42,7 +43,8 @@ VARIANTS: dict[str, dict[str, Any]] = {  # name -> GrammarEngine attributes ("tr
     "score": {"scoring": "auto"},  # closed choices scored in one batched pass where the Pi 5 policy says so
     "score_measured": {"scoring": "measured"},  # ... where a policy timed on this machine and model says so
     "step_rest": {"batch_rest": False},  # audio waiting at the close fed second by second (before this change)
-    "no_pause": {"pause": False},  # the live audio is not told when the end silence begins (before this change)
+    "no_pause": {"pause": False},  # the live audio is not told when the end silence begins (before that change)
+    "no_speculate": {"speculate": False},  # the step starts at the close, not ahead in the end silence (before this change)
 }
 
 
@@ -124,9 +126,12 @@ def configure(engine: Any, variant: str, seed: int | None) -> None:
 
     engine.scoring = None
     liveturn.BATCH_REST = True
+    liveturn.SPECULATE = True
     for name, value in VARIANTS[variant].items():
         if name == "batch_rest":
             liveturn.BATCH_REST = bool(value)
+        elif name == "speculate":
+            liveturn.SPECULATE = bool(value)
         elif name == "scoring":
             engine.scoring = Scoring() if value == "auto" else Scoring(measured_policy(engine.model))
         elif name not in ("trim", "pause"):  # how the live audio is fed, not engine attributes
@@ -194,6 +199,7 @@ def breakdown(samples: list[TurnSample]) -> dict[str, dict[str, float]]:
     for s in samples:
         stages: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
         stages["wait_live"][0] += s.wait_s * 1000
+        stages["ahead_of_close"][0] += s.ahead_s * 1000
         stages["encode_rest"][0] += s.encode_s * 1000
         stages["prompt"][0] += s.prompt_s * 1000
         for kind, tokens, secs in s.passes:

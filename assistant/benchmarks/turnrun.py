@@ -104,6 +104,7 @@ class TurnSample:
     encode_s: float = 0.0  # features + encoder after the end of speech
     prompt_s: float = 0.0
     wait_s: float = 0.0  # end of speech -> the model step starts (the live audio still being caught up)
+    ahead_s: float = 0.0  # of the model step, the seconds run ahead of the end of speech (in its end silence)
     validate_s: float = 0.0
     puback_s: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
@@ -226,6 +227,7 @@ class HomeRun:
             sample.prompt_s = t.prompt_s
             sample.counts = dataclasses.asdict(step.counts)
             sample.prefilled_live = getattr(step, "live_rows", 0)
+            sample.ahead_s = getattr(step, "ahead_s", 0.0)
             started = getattr(t, "started", 0.0)
             sample.wait_s = max(0.0, started - closed) if started else 0.0
         last = self.home.bus.last_result

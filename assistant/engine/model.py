@@ -323,19 +323,17 @@ class GemmaModel:
         router = EventRouter(self.tokenizer.backend_tokenizer, self.markers)
         token_ids: list[int] = []
 
-        def events() -> Iterator[Event]:
+        def ticks() -> Iterator[Event | None]:
             timings.started = now()
             prompt, restored = start(timings)
+            yield None  # the prompt is ready (a speculative caller may look up before the prefill)
             for token in self._tokens(prompt, opts, timings, counts, restored):
                 token_ids.append(token)
-                event = router.push(token)
-                if event is not None:
-                    yield event
-            last = router.finish()
-            if last is not None:
-                yield last
+                yield router.push(token)
+            yield router.finish()
 
-        return Generation(events(), timings, router, token_ids, counts)
+        steps = ticks()
+        return Generation((event for event in steps if event is not None), timings, router, token_ids, counts, steps)
 
     def _tokens(self, prompt: Prefill, opts: GenerationOptions, timings: Timings, counts: Counts,
                 cache: KvCache | None) -> Iterator[int]:

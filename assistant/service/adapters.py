@@ -80,29 +80,36 @@ class TimedEngine(_SinkHolder):
             t0 = time.monotonic()  # had caught up with it): the step's stages run from now, not from the close
         self.last = step
         timings = step.timings
+        ahead = float(getattr(step, "ahead_s", 0.0) or 0.0)  # run ahead of the close: ready at the close at the earliest
         marked = False
         try:
             for event in events:
                 if not marked:
                     marked = True
-                    self._mark(t0, timings)
+                    self._mark(t0, timings, ahead)
                 yield event
         finally:
             if not marked and timings.prefill_s > 0:
-                self._mark(t0, timings)
+                self._mark(t0, timings, ahead)
             close = getattr(events, "close", None)
             if close is not None:
                 close()
 
-    def _mark(self, t0: float, timings: StageTimings) -> None:
-        t = t0 + timings.prompt_s
+    def _mark(self, t0: float, timings: StageTimings, ahead: float = 0.0) -> None:
+        """Stage moments from the step's start (``ahead`` seconds before ``t0`` for a step run ahead of the
+        close), none before ``t0``: what was computed ahead is ready at the close, not earlier."""
+        t = t0 - ahead + timings.prompt_s
+
+        def emit(stage: str, moment: float) -> None:
+            self._emit(stage, max(t0, moment))
+
         if timings.features_s > 0 or timings.encoder_s > 0:
-            self._emit("features", t + timings.features_s)
-            self._emit("encoder", t + timings.features_s + timings.encoder_s)
+            emit("features", t + timings.features_s)
+            emit("encoder", t + timings.features_s + timings.encoder_s)
         t += timings.features_s + timings.encoder_s
-        self._emit("prefill", t + timings.prefill_s)
+        emit("prefill", t + timings.prefill_s)
         if timings.first_token_s > 0:
-            self._emit("first_token", t + timings.first_token_s)
+            emit("first_token", t + timings.first_token_s)
 
 
 def model_start(model: Any) -> StartFn:

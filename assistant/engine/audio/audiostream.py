@@ -19,6 +19,7 @@ session options; ``tests/speed/test_audio_stream.py`` checks the rows against th
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +174,12 @@ class IncrementalEncoder:
         self.done = end
         self.runs += 1
         return rows
+
+    def fork(self) -> IncrementalEncoder:
+        """A copy that advances on its own (the stages are shared; ``advance`` replaces state, never edits it)."""
+        twin = copy.copy(self)
+        twin._kept = list(self._kept)
+        return twin
 
     def _window(self, layer: int, start: int, new: np.ndarray) -> np.ndarray:
         """Layer ``layer``'s input rows ``[start, done)`` kept from before, then ``new``."""

@@ -23,7 +23,9 @@ is always the batch result) and prefills the rest.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -63,6 +65,17 @@ class AudioTurn:
         self._encoder = None if stages is None or model.features is None else IncrementalEncoder(
             stages, model.features, model.processor_spec.audio_seq_length)
         self._encoded: list[Array] = []  # rows from the incremental encoder, in order (all final)
+
+    def fork(self) -> AudioTurn:
+        """A copy to finish without changing this turn (the KV cache and rows are values; the audio lists,
+        the encoder's state and a tool-call constraint are copied)."""
+        twin = copy.copy(self)
+        twin._chunks = list(self._chunks)
+        twin._encoded = list(self._encoded)
+        twin._encoder = None if self._encoder is None else self._encoder.fork()
+        if self.options.constraint is not None:
+            twin.options = replace(self.options, constraint=self.options.constraint.fresh())
+        return twin
 
     @property
     def prefilled_rows(self) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.engine.audio.speculation import Speculation
 from assistant.engine.audio.turnmodel import TurnModel
 from assistant.engine.decoding.events import EventRouter
 from assistant.engine.decoding.timings import Timings
@@ -31,6 +32,7 @@ log = logging.getLogger("assistant.engine")
 
 IDLE_STEP_S = 0.25  # encode and prefill this much new audio whenever the engine has caught up with the speaker
 BATCH_REST = True  # audio still waiting when the clip closes is encoded and prefilled once, in finish()
+SPECULATE = True  # run the step ahead on the tentative end while the end silence lasts (``speculation.py``)
 
 
 def is_live(messages: Sequence[Message]) -> bool:
@@ -49,8 +51,9 @@ def stream_live(model: TurnModel, messages: Sequence[Message], tools: Sequence[M
     """Feed the last message's live audio to an audio turn as it arrives; its generation once closed.
 
     While the endpointer's end silence runs (``LiveAudio.tentative``), audio past the tentative end is held
-    back and the turn is encoded and prefilled up to that end at once, so that the close finds nothing in
-    flight; speech that resumes releases what was held."""
+    back and the turn is encoded and prefilled up to that end at once, then (``SPECULATE``) its step is run
+    ahead on a fork and handed over at the close if the clip ends there; speech that resumes drops that
+    run and releases what was held."""
     *before, last = messages
     live = last.live
     assert live is not None
@@ -58,11 +61,15 @@ def stream_live(model: TurnModel, messages: Sequence[Message], tools: Sequence[M
     held: list[np.ndarray] = []
     fed = 0
     caught_up_to: int | None = None
+    ahead: Speculation | None = None
     for block in live.blocks():
         held.append(np.asarray(block))
         if BATCH_REST and live.closed:  # a lagging engine: the rest goes into finish's one encode and prefill
             continue
         end = live.tentative
+        if ahead is not None and end != ahead.end:  # speech resumed: the step run ahead is void
+            ahead.drop()
+            ahead = None
         go, held = _split(held, None if end is None else end - fed)
         for part in go:
             turn.feed(part)
@@ -71,10 +78,19 @@ def stream_live(model: TurnModel, messages: Sequence[Message], tools: Sequence[M
             if end is not None and fed >= end and caught_up_to != end:
                 turn.catch_up(0.0)  # all of the utterance so far, now, while the end silence runs
                 caught_up_to = end
+                ahead = Speculation(turn, end) if SPECULATE and live.tentative == end else None
             elif end is None:
                 turn.catch_up(IDLE_STEP_S)
+        if ahead is not None:
+            ahead.run(live)  # the step itself, on the utterance as it would end, until that changes
     if live.cancelled:
+        if ahead is not None:
+            ahead.drop()
         return empty_generation(model)
+    if ahead is not None:
+        if ahead.fits(live):
+            return ahead.adopt()
+        ahead.drop()
     rest, _ = _split(held, None if live.keep is None else max(0, live.keep - fed))
     for part in rest:  # what the close keeps of the held audio (the rest is end silence)
         turn.feed(part, advance=not BATCH_REST)

@@ -37,6 +37,8 @@ class SpokenTurn(Protocol):
 
     def finish(self) -> Generation: ...
 
+    def fork(self) -> SpokenTurn: ...
+
 
 class TurnModel(Protocol):
     """The loaded model, as the audio turns use it (encoder, decoder, prompts, prefix cache, generations)."""

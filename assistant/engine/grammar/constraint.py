@@ -68,6 +68,10 @@ class ToolCallConstraint:
         stop = response if response in stop_ids else stop_ids[0]
         return cls(tokens, call_start, int(stop), force)
 
+    def fresh(self) -> ToolCallConstraint:
+        """A new constraint over the same grammar, at its start (for another generation)."""
+        return ToolCallConstraint(self.tokens, self.call_start, self.stop_id, self.force)
+
     def reset(self) -> None:
         self.phase = START if self.force else TEXT
         self.state = self.tokens.root

@@ -32,24 +32,26 @@ _DTYPES = {1: np.float32, 10: np.float16, 2: np.uint8}
 Rows = Callable[[int, int], np.ndarray]
 
 
-def quantize_blocks(rows: np.ndarray, bits: int, block: int = PUBLISHED_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+def quantize_blocks(rows: np.ndarray, bits: int, block: int = PUBLISHED_BLOCK,
+                    full_range: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric block quantization of ``[N, K]``: codes ``uint8 [N, ceil(K/block) * block*bits/8]`` and
-    scales ``float32 [N * ceil(K/block)]`` (zero point 2^(bits-1), K padded with zeros). 4 bits: the scheme
-    of ONNX Runtime's ``MatMulNBitsQuantizer`` (scale = signed peak / -8, codes -8..7); 8 bits: +-127."""
+    scales ``float32 [N * ceil(K/block)]`` (zero point 2^(bits-1), K padded with zeros): codes +-7 (+-127),
+    or with ``full_range`` at 4 bits ONNX Runtime's ``MatMulNBitsQuantizer`` scheme (scale = signed peak / -8,
+    codes -8..7: 16 levels; the LM head keeps +-7 as before, re-blocked weights use this)."""
     n, k = rows.shape
     pad = (-k) % block
     if pad:
         rows = np.pad(rows, ((0, 0), (0, pad)))
     blocks = rows.reshape(n, -1, block)
     half = 8 if bits == 4 else 128
-    if bits == 4:  # as ONNX Runtime's quantizer: the value of largest magnitude maps to -8, 16 levels used
+    if bits == 4 and full_range:  # as ONNX Runtime's quantizer: the value of largest magnitude maps to -8, 16 levels used
         idx = np.abs(blocks).argmax(axis=-1)[..., None]
         peak = np.take_along_axis(blocks, idx, axis=-1)[..., 0]
         scale = np.where(peak != 0, peak / -half, 1.0).astype(np.float32)
     else:
         peak = np.abs(blocks).max(axis=-1)
         scale = np.where(peak > 0, peak / (half - 1), 1.0).astype(np.float32)
-    q = np.clip(np.rint(blocks / scale[..., None]), -half, half - 1).astype(np.int16) + half
+    q = np.clip(np.rint(blocks / scale[..., None]), -half + (not full_range), half - 1).astype(np.int16) + half
     q = q.astype(np.uint8)
     if bits == 4:
         q = q[..., 0::2] | (q[..., 1::2] << 4)
@@ -120,7 +122,7 @@ class Writer:
         return t
 
     def blockwise(self, name: str, rows_of: Rows, n: int, k: int, bits: int, block: int,
-                  scale_type: int = 1) -> tuple[Any, Any]:
+                  scale_type: int = 1, full_range: bool = False) -> tuple[Any, Any]:
         """MatMulNBits B ``uint8 [N, ceil(K/block), block*bits/8]`` and scales ``[N * blocks]`` of the
         ``[N, K]`` matrix that ``rows_of(start, stop)`` yields in row chunks (float32)."""
         from onnx import TensorProto
@@ -131,7 +133,7 @@ class Writer:
 
         def codes() -> Iterator[np.ndarray]:
             for start in range(0, n, step):
-                q, s = quantize_blocks(np.asarray(rows_of(start, min(n, start + step)), np.float32), bits, block)
+                q, s = quantize_blocks(np.asarray(rows_of(start, min(n, start + step)), np.float32), bits, block, full_range)
                 scales.append(s.astype(scale_dtype))
                 yield q
 
@@ -229,7 +231,7 @@ def reblock(model: Any, src: Path, writer: Writer, block: int, say: Callable[[st
             codes = tensor_array(b_init, src.parent).reshape(n, -1, PUBLISHED_BLOCK // 2)
             rows_of = partial(_q4_rows, codes, tensor_array(s_init, src.parent).reshape(n, -1), k)
             done.requantized += 1
-        b_new, s_new = writer.blockwise(node.input[1].removesuffix("_Q4"), rows_of, n, k, 4, block, s_init.data_type)
+        b_new, s_new = writer.blockwise(node.input[1].removesuffix("_Q4"), rows_of, n, k, 4, block, s_init.data_type, True)
         model.graph.initializer.extend([b_new, s_new])
         node.input[1], node.input[2] = b_new.name, s_new.name
         kept = [a for a in node.attribute if a.name != "block_size"]

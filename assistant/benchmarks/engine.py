@@ -49,6 +49,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-optimize", action="store_true", help="run the published decoder graph as it is")
     parser.add_argument("--head-bits", type=int, choices=(0, 4, 8),
                         help="LM head quantization (0 = none; default: model.lm_head_bits)")
+    parser.add_argument("--q4-block", type=int, choices=(32, 64, 128, 256),
+                        help="4-bit block of the optimised decoder (default: model.q4_block)")
     parser.add_argument("--cache-dir", metavar="DIR",
                         help="cache for optimised graphs and the PLE store (default: model.graph_cache_dir)")
     parser.add_argument("--no-ple-store", action="store_true",
@@ -110,6 +112,8 @@ def _run(args: argparse.Namespace) -> int:
     cfg = replace(config.model, threads=threads, optimize_graphs=not args.no_optimize)
     if args.head_bits is not None:
         cfg = replace(cfg, lm_head_bits=args.head_bits)
+    if args.q4_block is not None:
+        cfg = replace(cfg, q4_block=args.q4_block)
     if args.backend:
         cfg = replace(cfg, backend=args.backend)
     if args.gguf:
@@ -137,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
     report.add("threads", threads)
     report.add("backend", cfg.backend + (f" ({cfg.gguf}, repack {'on' if cfg.llama_repack else 'off'})" if llama else ""))
     report.add("engine_config", f"optimize_graphs={cfg.optimize_graphs}, lm_head_bits={cfg.lm_head_bits}, "
-               f"prefix_cache={cfg.prefix_cache}, spin={cfg.spin}, ple_store={cfg.ple_store}")
+               f"q4_block={cfg.q4_block}, prefix_cache={cfg.prefix_cache}, spin={cfg.spin}, ple_store={cfg.ple_store}")
     if args.peer:  # first, in child processes, before this process holds a model
         gguf = Path(args.peer_model).expanduser()
         runs = peer.side_by_side(root, cfg, cache, gguf, args.steps, args.peer_rounds, say=_say, audio=args.with_audio)

@@ -103,6 +103,9 @@ class ModelConfig:
     )
     lm_head_bits: int = opt(8, "LM head quantization of the optimised decoder (0 = leave the head as published)",
                             choices=(0, 4, 8))
+    q4_block: int = opt(32, "4-bit block of the optimised decoder's MatMulNBits and quantized LM head (32 = as "
+                            "published; larger: requantized once at load, from a float decoder beside it if present)",
+                        choices=(32, 64, 128, 256))
     graph_cache_dir: str = opt("", "Where optimised graphs are kept ('' = <state_dir>/cache/graphs)")
     stream_encoder: bool = opt(
         True, "Split the audio encoder into stages at load (cached with optimised graphs): spoken turns encode only new audio")

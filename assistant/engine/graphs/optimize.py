@@ -5,9 +5,12 @@
 1. **int8 compute for MatMulNBits**: every ``MatMulNBits`` gets ``accuracy_level=4`` (activations
    quantized to int8 per block, SDOT kernels on the Pi's A76), instead of float32 compute.
 2. **quantized LM head**: when the head (the matmul that feeds ``logits``) is a float ``MatMul`` over
-   an initializer, it becomes a ``MatMulNBits`` (``head_bits`` 4 or 8, block 32, symmetric), quantized
-   in row chunks straight from the memory-mapped weight. int8 is the default: on the tiny models an
-   int4 head keeps top-1 on only 73-95 % of positions, int8 on 95-100 %.
+   an initializer, it becomes a ``MatMulNBits`` (``head_bits`` 4 or 8, block ``q4_block``, symmetric),
+   quantized in row chunks straight from the memory-mapped weight. int8 is the default: on the tiny
+   models an int4 head keeps top-1 on only 73-95 % of positions, int8 on 95-100 %.
+2b. **larger 4-bit blocks** (``q4_block`` 64, 128 or 256; 32 = as published): every 4-bit block-32
+   ``MatMulNBits`` is moved to the larger block (``requantize.reblock``: from a float graph beside the
+   source when there is one, else requantized from the 4-bit codes).
 3. **logits for the last position only**: a graph without ``num_logits_to_keep`` gets that input
    (int64 scalar, 0 = every position), applied before the head as in the tiny export, so a prefill
    no longer computes ``S x 262144`` logits.
@@ -16,7 +19,8 @@ The cache entry is a folder ``<cache_dir>/<stem>.<key>/`` holding the rewritten 
 source's own name, its new weights in ``<name>.opt_data``, and hard links to the source's
 external-data shards (ONNX Runtime refuses external data outside the model's folder; a copy is made
 only when a hard link is impossible). The key covers the source and shard sizes and mtimes, the
-options and ``PASS_VERSION``; an entry is built in a temporary folder and renamed into place, so a
+options (``q4_block`` only when it is not 32, so entries built before it existed stay valid; then the
+float graph it quantizes from too) and ``PASS_VERSION``; an entry is built in a temporary folder and renamed into place, so a
 crash never leaves a half entry, and stale entries of the same source are removed.
 """
 
@@ -32,15 +36,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from assistant.engine.graphs.cacheentry import building
+from assistant.engine.graphs.requantize import BLOCKS, PUBLISHED_BLOCK, Writer, float_sibling, reblock, tensor_array
 from assistant.errors import AssistantError
 
 log = logging.getLogger("assistant.engine")
 
 PASS_VERSION = 1
-BLOCK = 32
 KEEP = "num_logits_to_keep"
 _PASSTHROUGH = {"Mul", "Div", "Tanh", "Cast", "Add", "Sub", "Identity"}
 Progress = Callable[[str], None]
@@ -53,6 +55,7 @@ class OptimizeOptions:
     accuracy_level: int = 4  # 0 leaves MatMulNBits as published
     head_bits: int = 8  # 8 or 4; 0 leaves a float head alone (int4 loses top-1 parity on the tiny models)
     last_logits: bool = True
+    q4_block: int = PUBLISHED_BLOCK  # 64, 128, 256: 4-bit MatMulNBits (and the quantized head) moved to this block
 
 
 @dataclass
@@ -63,6 +66,7 @@ class PassReport:
     head: str = "not found"
     keep_input_added: bool = False
     source: str = ""
+    q4_block: str = "as published"
 
 
 def optimize_graph(src: Path | str, cache_dir: Path | str, options: OptimizeOptions | None = None,
@@ -72,6 +76,8 @@ def optimize_graph(src: Path | str, cache_dir: Path | str, options: OptimizeOpti
     opts = options or OptimizeOptions()
     if opts.head_bits not in (0, 4, 8) or not 0 <= opts.accuracy_level <= 4:
         raise AssistantError(f"optimize: head_bits must be 0, 4 or 8 and accuracy_level 0..4 (got {opts})")
+    if opts.q4_block not in BLOCKS:
+        raise AssistantError(f"optimize: q4_block must be one of {', '.join(map(str, BLOCKS))} (got {opts.q4_block})")
     if not src.is_file():
         raise AssistantError(f"{src}: no such graph to optimise")
     say = progress or log.info
@@ -87,14 +93,22 @@ def optimize_graph(src: Path | str, cache_dir: Path | str, options: OptimizeOpti
         (tmp / "optimize.json").write_text(json.dumps({**asdict(report), "options": asdict(opts)}, indent=1) + "\n")
     _remove_stale(cache, src, entry)
     say(f"optimised {src.name}: {report.matmulnbits_accuracy_set} MatMulNBits at accuracy level {opts.accuracy_level}, "
-        f"head {report.head}, last-position logits {'added' if report.keep_input_added else 'already there'}")
+        f"4-bit blocks: {report.q4_block}, head {report.head}, "
+        f"last-position logits {'added' if report.keep_input_added else 'already there'}")
     return target
 
 
 def cache_key(src: Path, opts: OptimizeOptions) -> str:
     """Hash of the pass version, options and the size + mtime of the graph and its shards."""
-    parts: list[Any] = [PASS_VERSION, asdict(opts), str(src.resolve())]
-    for path in [src, *sorted(src.parent.glob(src.name + "_data*"))]:
+    options = asdict(opts)
+    paths = [src, *sorted(src.parent.glob(src.name + "_data*"))]
+    if opts.q4_block == PUBLISHED_BLOCK:
+        del options["q4_block"]  # the key of every entry built before the option existed
+    else:
+        sibling = float_sibling(src)
+        paths += [sibling, *sorted(sibling.parent.glob(sibling.name + "_data*"))] if sibling else []
+    parts: list[Any] = [PASS_VERSION, options, str(src.resolve())]
+    for path in paths:
         st = path.stat()
         parts.append([path.name, st.st_size, st.st_mtime_ns])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
@@ -131,7 +145,9 @@ def _rewrite(src: Path, out_dir: Path, opts: OptimizeOptions, say: Progress) -> 
         raise AssistantError(f"{src}: cannot read it to optimise ({_first_line(err)})") from err
     report = PassReport(source=str(src.resolve()))
     data_name = src.name + ".opt_data"
-    with _Writer(out_dir / data_name) as writer:
+    with Writer(out_dir / data_name) as writer:
+        if opts.q4_block != PUBLISHED_BLOCK:
+            report.q4_block = reblock(model, src, writer, opts.q4_block, say).describe(opts.q4_block)
         report.matmulnbits_accuracy_set = _set_accuracy(model, opts.accuracy_level)
         head = _find_head(model)
         if head is None:
@@ -185,7 +201,7 @@ def _find_head(model: Any) -> Any | None:
     return None
 
 
-def _quantize_head(model: Any, head: Any, base: Path, writer: _Writer, opts: OptimizeOptions, say: Progress) -> str:
+def _quantize_head(model: Any, head: Any, base: Path, writer: Writer, opts: OptimizeOptions, say: Progress) -> str:
     import onnx
 
     if head.op_type == "MatMulNBits":
@@ -195,15 +211,16 @@ def _quantize_head(model: Any, head: Any, base: Path, writer: _Writer, opts: Opt
     if weight is None or len(weight.dims) != 2 or weight.data_type not in (1, 10):  # float, float16
         return f"left as published ({head.op_type} without a float weight initializer)"
     k, n = int(weight.dims[0]), int(weight.dims[1])
-    if k % BLOCK:
-        return f"left as published (K={k} is not a multiple of {BLOCK})"
-    say(f"  quantizing the LM head [{k} x {n}] to int{opts.head_bits}")
-    matrix = _weight_array(weight, base)
-    b, s = writer.quantized(head.name or "lm_head", matrix, opts.head_bits)
+    block = opts.q4_block
+    if k % PUBLISHED_BLOCK:
+        return f"left as published (K={k} is not a multiple of {PUBLISHED_BLOCK})"
+    say(f"  quantizing the LM head [{k} x {n}] to int{opts.head_bits}, block {block}")
+    matrix = tensor_array(weight, base)
+    b, s = writer.quantized(head.name or "lm_head", matrix, opts.head_bits, block)
     model.graph.initializer.extend([b, s])
     node = onnx.helper.make_node("MatMulNBits", [head.input[0], b.name, s.name], list(head.output),
                                  name=(head.name or "lm_head") + "_q", domain="com.microsoft", K=k, N=n,
-                                 bits=opts.head_bits, block_size=BLOCK, accuracy_level=opts.accuracy_level)
+                                 bits=opts.head_bits, block_size=block, accuracy_level=opts.accuracy_level)
     nodes = list(model.graph.node)
     idx = nodes.index(head)
     model.graph.node.remove(head)
@@ -212,22 +229,7 @@ def _quantize_head(model: Any, head: Any, base: Path, writer: _Writer, opts: Opt
         model.graph.initializer.remove(weight)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
-    return f"quantized to int{opts.head_bits}"
-
-
-def _weight_array(tensor: Any, base: Path) -> np.ndarray:
-    """A read-only view of an initializer: memory-mapped when external, else decoded."""
-    from onnx import numpy_helper
-
-    dtype = np.float32 if tensor.data_type == 1 else np.float16
-    shape = tuple(int(d) for d in tensor.dims)
-    if tensor.data_location == 1:  # EXTERNAL
-        meta = {e.key: e.value for e in tensor.external_data}
-        path = (base / meta["location"]).resolve()
-        if base.resolve() not in path.parents:
-            raise AssistantError(f"{base}: external data {meta['location']!r} lies outside the model folder")
-        return np.memmap(path, dtype=dtype, mode="r", offset=int(meta.get("offset", 0)), shape=shape)
-    return np.asarray(numpy_helper.to_array(tensor))
+    return f"quantized to int{opts.head_bits}" + ("" if block == PUBLISHED_BLOCK else f", block {block}")
 
 
 def _add_keep(model: Any, head: Any) -> None:
@@ -278,74 +280,3 @@ def _link_shards(model: Any, src_dir: Path, out_dir: Path, own: str, say: Progre
         except OSError:
             say(f"  copying {loc} (cannot hard-link it into the cache folder)")
             shutil.copyfile(src_dir / loc, dst)
-
-
-class _Writer:
-    """Writes new initializers to one external-data file, 64 KiB aligned, and describes them."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fh = path.open("wb")
-        self.offset = 0
-
-    def __enter__(self) -> _Writer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.fh.close()
-        if self.offset == 0:
-            self.path.unlink()
-
-    def _append(self, arrays: Any) -> tuple[int, int]:
-        pad = (-self.offset) % 65536
-        self.fh.write(b"\0" * pad)
-        self.offset += pad
-        start = self.offset
-        for arr in arrays:
-            raw = np.ascontiguousarray(arr).tobytes()
-            self.fh.write(raw)
-            self.offset += len(raw)
-        return start, self.offset - start
-
-    def _tensor(self, name: str, data_type: int, dims: list[int], span: tuple[int, int]) -> Any:
-        from onnx import TensorProto
-
-        t = TensorProto(name=name, data_type=data_type, dims=dims, data_location=TensorProto.EXTERNAL)
-        for key, value in (("location", self.path.name), ("offset", str(span[0])), ("length", str(span[1]))):
-            e = t.external_data.add()
-            e.key, e.value = key, value
-        return t
-
-    def quantized(self, name: str, matrix: np.ndarray, bits: int, rows: int = 4096) -> tuple[Any, Any]:
-        """``matrix [K, N]`` as MatMulNBits B ``uint8 [N, K/32, 32*bits/8]`` and scales ``[N * K/32]``."""
-        from onnx import TensorProto
-
-        k, n = matrix.shape
-        scales: list[np.ndarray] = []
-
-        def codes() -> Any:
-            for start in range(0, n, rows):
-                q, s = quantize_blocks(np.asarray(matrix[:, start : start + rows], dtype=np.float32).T, bits)
-                scales.append(s)
-                yield q
-
-        b_span = self._append(codes())
-        s_span = self._append(scales)
-        blocks = k // BLOCK
-        b = self._tensor(f"{name}.B{bits}", TensorProto.UINT8, [n, blocks, BLOCK * bits // 8], b_span)
-        s = self._tensor(f"{name}.scales", TensorProto.FLOAT, [n * blocks], s_span)
-        return b, s
-
-
-def quantize_blocks(rows: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric block-32 quantization of ``[N, K]`` in MatMulNBits layout (zero point 2^(bits-1))."""
-    n, k = rows.shape
-    blocks = rows.reshape(n, k // BLOCK, BLOCK)
-    qmax = 7 if bits == 4 else 127
-    peak = np.abs(blocks).max(axis=-1)
-    scale = np.where(peak > 0, peak / qmax, 1.0).astype(np.float32)
-    q = np.clip(np.rint(blocks / scale[..., None]), -qmax, qmax).astype(np.int16) + (8 if bits == 4 else 128)
-    q = q.astype(np.uint8)
-    if bits == 4:
-        q = q[..., 0::2] | (q[..., 1::2] << 4)
-    return q.reshape(n, -1), scale.reshape(-1)

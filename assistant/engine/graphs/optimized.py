@@ -2,7 +2,7 @@
 
 Quantized graphs only: a full-precision graph (``fp32``, ``fp16``) is what someone chooses for exact
 outputs, so it is loaded as published. The decoder gets int8 compute, the configured LM head
-quantization and last-position logits; the audio encoder gets int8 compute only; ``embed_tokens``
+quantization and 4-bit block (``q4_block``) and last-position logits; the audio encoder gets int8 compute only; ``embed_tokens``
 (gathers, no matmul) is never rewritten.
 """
 
@@ -22,7 +22,7 @@ def pass_options(name: str, precision: str, cfg: ModelConfig) -> OptimizeOptions
     if not cfg.optimize_graphs or precision in FULL_PRECISION:
         return None
     if name == "decoder_model_merged":
-        return OptimizeOptions(head_bits=cfg.lm_head_bits)
+        return OptimizeOptions(head_bits=cfg.lm_head_bits, q4_block=cfg.q4_block)
     if name == "audio_encoder":
         return OptimizeOptions(head_bits=0, last_logits=False)
     return None

@@ -26,7 +26,8 @@ def model(tiny_model_dir) -> GemmaModel:
 
 
 def listener(live: LiveAudio, parts: list[tuple[str, object]], block: int = 800) -> threading.Thread:
-    """Play a script: ("audio", samples) appended in blocks, ("pause", keep or None), ("close", keep)."""
+    """Play a script: ("audio", samples) appended in blocks, ("pause", keep or None), ("wait", seconds),
+    ("close", keep)."""
 
     def run() -> None:
         for kind, value in parts:
@@ -37,6 +38,8 @@ def listener(live: LiveAudio, parts: list[tuple[str, object]], block: int = 800)
                     time.sleep(0.01)
             elif kind == "pause":
                 live.pause(value)  # type: ignore[arg-type]
+            elif kind == "wait":
+                time.sleep(float(value))  # type: ignore[arg-type]
             else:
                 live.close(value)  # type: ignore[arg-type]
 

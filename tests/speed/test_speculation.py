@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 import pytest
 
@@ -18,7 +15,7 @@ from assistant.engine.model import GemmaModel
 from assistant.protocols import LiveAudio, Message, ToolCall
 
 from .test_audio_turn import SYSTEM, speech
-from .test_live_pause import TAIL
+from .test_live_pause import TAIL, listener
 
 pytestmark = pytest.mark.slow
 CFG = ModelConfig(decoder_precision="fp32", embed_precision="fp32", audio_precision="fp32")
@@ -102,28 +99,6 @@ def test_a_dropped_run_leaves_the_turn_and_its_grammar_as_they_were(audio_model,
     assert list(gen) == events and gen.token_ids == want
 
 
-def play(live: LiveAudio, parts: list[tuple[str, object]], block: int = 800) -> threading.Thread:
-    """A listener thread: ("audio", samples) in blocks, ("pause", keep), ("wait", seconds), ("close", keep)."""
-
-    def run() -> None:
-        for kind, value in parts:
-            if kind == "audio":
-                samples = np.asarray(value)
-                for i in range(0, len(samples), block):
-                    live.append(samples[i : i + block])
-                    time.sleep(0.01)
-            elif kind == "pause":
-                live.pause(value)  # type: ignore[arg-type]
-            elif kind == "wait":
-                time.sleep(float(value))  # type: ignore[arg-type]
-            else:
-                live.close(value)  # type: ignore[arg-type]
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
 @pytest.mark.parametrize("speculate", [True, False])
 def test_stream_live_hands_over_the_step_made_in_the_end_silence(audio_model, monkeypatch, speculate: bool) -> None:
     """Through the live turn: with the run ahead, the tokens are all made when ``stream`` returns at the close,
@@ -135,7 +110,7 @@ def test_stream_live_hands_over_the_step_made_in_the_end_silence(audio_model, mo
     opts = audio_model.options(max_new_tokens=8)
     want, events = batch(audio_model, audio[:keep], opts)
     live = LiveAudio()
-    thread = play(live, [("audio", audio[: len(words) + 1600]), ("pause", keep),
+    thread = listener(live, [("audio", audio[: len(words) + 1600]), ("pause", keep),
                          ("wait", 2.0),  # the end silence: far longer than the tiny model's whole step
                          ("audio", audio[len(words) + 1600 :]), ("close", keep)])
     try:
@@ -161,7 +136,7 @@ def test_the_service_marks_a_step_made_ahead_at_the_close_not_before(audio_model
     marks: dict[str, float] = {}
     engine.set_timing_sink(lambda stage, t: marks.setdefault(stage, t))
     live = LiveAudio()
-    thread = play(live, [("audio", audio[: len(words) + 1600]), ("pause", keep), ("wait", 2.0),
+    thread = listener(live, [("audio", audio[: len(words) + 1600]), ("pause", keep), ("wait", 2.0),
                          ("audio", audio[len(words) + 1600 :]), ("close", keep)])
     try:
         events = list(engine.generate([SYSTEM, Message(role="user", live=live)], ()))

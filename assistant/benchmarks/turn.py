@@ -19,6 +19,7 @@ random weights still makes a valid call), the actions thread, a real Mosquitto h
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -57,6 +58,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--grammar", choices=("force", "constrain"), default="force",
                         help="service.tool_grammar for the run (default force: every reply is a call)")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (default: the config's)")
+    parser.add_argument("--q4-block", type=int, choices=(32, 64, 128, 256),
+                        help="4-bit block of the optimised decoder (default: model.q4_block)")
     parser.add_argument("--variants", default="base", help=f"engine variants, interleaved per command: "
                         f"{', '.join(VARIANTS)} (default base)")
     parser.add_argument("--greedy", action="store_true", help="greedy decoding (a random-weight model then makes the "
@@ -86,6 +89,8 @@ def _run(args: Any) -> int:
     if not 1 <= args.commands <= len(COMMANDS):
         raise UsageError(f"--commands must be 1..{len(COMMANDS)}")
     config = load_config(getattr(args, "config", None))
+    if args.q4_block is not None:
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, q4_block=args.q4_block))
     root = Path(args.model).expanduser() if args.model else model_dir(config)
     report = measure(config, root, homes, COMMANDS[: args.commands], args.grammar, variants, args.threads,
                      realtime=not args.fast, sample=not args.greedy)
@@ -97,8 +102,6 @@ def _run(args: Any) -> int:
 
 def load(config: Any, root: Path, threads: int) -> Any:
     """The model as the service loads it (optimised graphs, prefix cache, audio), ``threads`` if given."""
-    import dataclasses
-
     from assistant.config import graph_cache_dir
     from assistant.engine.graphs.model_dir import check_dir
     from assistant.engine.model import GemmaModel
@@ -186,7 +189,11 @@ def measure(config: Any, root: Path, homes: list[int], commands: tuple[tuple[str
                     _say(f"  [{variant}] {text!r}: action {s.ms.get('action', float('nan')):.0f} ms, "
                          f"first audio {s.ms.get('first_audio', float('nan')):.0f} ms ({s.outcome})")
             samples[size] = got
-    return build_report(samples, info, variants, mode, realtime)
+    report = build_report(samples, info, variants, mode, realtime)
+    m = config.model
+    report.add("model_settings", {"backend": m.backend, "q4_block": m.q4_block, "lm_head_bits": m.lm_head_bits,
+                                  "threads": threads or m.threads}, "")
+    return report
 
 
 def _ms(values: list[float]) -> tuple[float, float]:

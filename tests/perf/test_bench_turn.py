@@ -29,9 +29,11 @@ def test_generated_home_names_every_device_the_commands_use() -> None:
 
 def test_bench_turn_json_has_every_moment_per_home_and_a_breakdown(perf_tiny_audio_q4, tmp_path, clean_home) -> None:
     result = run_cli("bench", "turn", "--model", str(perf_tiny_audio_q4), "--homes", "20", "--commands", "4",
-                     "--fast", "--variants", "base,score", "--json", env={"HOME": str(clean_home)}, timeout=600)
+                     "--fast", "--variants", "base,score", "--q4-block", "128", "--json", env={"HOME": str(clean_home)},
+                     timeout=600)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
+    assert data["model_settings"]["q4_block"] == 128 and data["model_settings"]["backend"] == "onnxruntime"
     for moment in MOMENTS:
         for key in (f"speech_end_to_{moment}_p50_ms", f"speech_end_to_{moment}_p95_ms"):
             assert key in data and key + "_20" in data and key + "_20_score" in data, key

@@ -51,9 +51,10 @@ def stream_live(model: TurnModel, messages: Sequence[Message], tools: Sequence[M
     """Feed the last message's live audio to an audio turn as it arrives; its generation once closed.
 
     While the endpointer's end silence runs (``LiveAudio.tentative``), audio past the tentative end is held
-    back and the turn is encoded and prefilled up to that end at once, then (``SPECULATE``) its step is run
-    ahead on a fork and handed over at the close if the clip ends there; speech that resumes drops that
-    run and releases what was held."""
+    back. With ``SPECULATE`` the step is run ahead on a fork whose first pass encodes and prefills the rest
+    of the utterance together with the end of the turn (one pass, not two), and is handed over at the close
+    if the clip ends there; without it the turn is encoded and prefilled up to that end at once. Speech
+    that resumes drops the run and releases what was held."""
     *before, last = messages
     live = last.live
     assert live is not None
@@ -76,9 +77,11 @@ def stream_live(model: TurnModel, messages: Sequence[Message], tools: Sequence[M
             fed += len(part)
         if live.backlog() == 0:  # caught up with the speaker: use the idle time, leave less for the end
             if end is not None and fed >= end and caught_up_to != end:
-                turn.catch_up(0.0)  # all of the utterance so far, now, while the end silence runs
                 caught_up_to = end
-                ahead = Speculation(turn, end) if SPECULATE and live.tentative == end else None
+                if SPECULATE:  # the run's first pass prefills the rest of the utterance with the end of the turn
+                    ahead = Speculation(turn, end)
+                else:
+                    turn.catch_up(0.0)  # all of the utterance so far, now, while the end silence runs
             elif end is None:
                 turn.catch_up(IDLE_STEP_S)
         if ahead is not None:

@@ -2,8 +2,9 @@
 
 The endpointer closes a turn only after ``vad.end_silence_ms`` of silence, but from the first frames of that
 silence it knows the length the utterance will keep if no speech resumes (``LiveAudio.tentative``). Once the
-live turn has prefilled up to there, :class:`Speculation` finishes a fork of the turn (``AudioTurn.fork``)
-and draws its step one token at a time (``Generation.ticks``) until the audio closes or speech resumes.
+live turn has been fed up to there, :class:`Speculation` finishes a fork of the turn (``AudioTurn.fork``):
+its first pass encodes and prefills what the turn had not yet, with the end of the turn, and it draws the
+step one token at a time (``Generation.ticks``) until the audio closes or speech resumes.
 
 Nothing leaves the engine early: the events are kept, and the step is handed to the caller only when the
 clip closes with exactly the speculated length (``adopt``), so it is the step the close would have started

@@ -190,9 +190,9 @@ def measure(config: Any, root: Path, homes: list[int], commands: tuple[tuple[str
                          f"first audio {s.ms.get('first_audio', float('nan')):.0f} ms ({s.outcome})")
             samples[size] = got
     report = build_report(samples, info, variants, mode, realtime)
-    m = config.model
+    m = model.config  # as loaded: the hardware profile's threads, the --q4-block override
     report.add("model_settings", {"backend": m.backend, "q4_block": m.q4_block, "lm_head_bits": m.lm_head_bits,
-                                  "threads": threads or m.threads}, "")
+                                  "threads": m.threads}, "")
     return report
 
 

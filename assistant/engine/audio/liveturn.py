@@ -61,7 +61,7 @@ def stream_live(model: TurnModel, messages: Sequence[Message], tools: Sequence[M
     turn = model.begin_audio_turn(settle(before), tools, options, text=last.text)
     held: list[np.ndarray] = []
     fed = 0
-    caught_up_to: int | None = None
+    met_end: int | None = None  # the tentative end already acted on
     ahead: Speculation | None = None
     for block in live.blocks():
         held.append(np.asarray(block))
@@ -76,8 +76,8 @@ def stream_live(model: TurnModel, messages: Sequence[Message], tools: Sequence[M
             turn.feed(part)
             fed += len(part)
         if live.backlog() == 0:  # caught up with the speaker: use the idle time, leave less for the end
-            if end is not None and fed >= end and caught_up_to != end:
-                caught_up_to = end
+            if end is not None and fed >= end and met_end != end:
+                met_end = end
                 if SPECULATE:  # the run's first pass prefills the rest of the utterance with the end of the turn
                     ahead = Speculation(turn, end)
                 else:
